@@ -1,0 +1,40 @@
+# `make run` and `make test` are the only commands a newcomer needs: both create .venv and
+# install what is missing.  `make check` runs every check CI cares about.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+
+.PHONY: run test check lint typecheck schemas clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[embedded]'
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[embedded,test]'
+	touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
+	$(BIN)/newsd run
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff format --check daemon tests bench
+	$(BIN)/ruff check daemon tests bench
+
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy --strict daemon
+
+check: lint typecheck test
+
+schemas: $(VENV)/.installed-test
+	$(BIN)/python -m daemon.schemas
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,76 @@
+"""Pure identity keys: canonical URLs, normalized-text hashes, event ids.
+
+No I/O here.  Every function is deterministic across machines, runs and Python versions, because
+`event_id` is derived from these keys and must be identical live and in replay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+import uuid
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# Namespace of newsd event ids (uuid5); never change it: ids would change with it.
+EVENT_NAMESPACE = uuid.UUID("6f1e2b8a-3c4d-5e6f-8a9b-0c1d2e3f4a5b")
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "piwik_", "ga_", "hsa_", "_hs")
+_TRACKING_NAMES = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "mkt_tok",
+        "cmpid", "ocid", "ito", "ns_mchannel", "ns_source", "ns_campaign", "ns_linkname",
+        "ns_fee", "sr_share", "at_medium", "at_campaign", "xtor", "ref_src", "spm", "_ga",
+        "smid", "smtyp", "cid", "taid", "partner", "rss", "rssfeed", "feed", "outputtype",
+    }
+)
+_SPACE = re.compile(r"\s+")
+
+
+def canonical_url(url: str) -> str:
+    """Normalize a URL so that trivially different spellings of one page compare equal.
+
+    Lower-cases scheme and host, drops default ports, user info, fragments and tracking
+    parameters, sorts the remaining query and removes an empty path's trailing slash.
+    Idempotent: `canonical_url(canonical_url(u)) == canonical_url(u)`.
+    """
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower().rstrip(".")
+    port = parts.port if parts.port not in (None, _DEFAULT_PORTS.get(scheme)) else None
+    netloc = f"[{host}]" if ":" in host else host
+    netloc = f"{netloc}:{port}" if port else netloc
+    query = urlencode(sorted(_kept_params(parts.query)), doseq=True)
+    path = re.sub(r"/{2,}", "/", parts.path) or "/"
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def _kept_params(query: str) -> list[tuple[str, str]]:
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return [(k, v) for k, v in pairs if not _is_tracking(k)]
+
+
+def _is_tracking(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in _TRACKING_NAMES or lowered.startswith(_TRACKING_PREFIXES)
+
+
+def normalize_text(text: str) -> str:
+    """Unicode NFKC, case-folded, whitespace collapsed: what the content hash is taken over."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+def content_hash(text: str) -> str:
+    """`sha256:<hex>` of the normalized text."""
+    digest = hashlib.sha256(normalize_text(text).encode("utf-8")).hexdigest()
+    return f"sha256:{digest}"
+
+
+def event_id(canonical: str, text_hash: str) -> str:
+    """The event id: a UUIDv5 of the canonical URL and the content hash.
+
+    The same article content at the same canonical URL gives the same id on any machine, in any
+    run, live or replayed.
+    """
+    return str(uuid.uuid5(EVENT_NAMESPACE, f"{canonical}\n{text_hash}"))

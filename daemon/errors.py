@@ -1,0 +1,92 @@
+"""The exception tree of newsd.
+
+Foreign exceptions (httpx, aiokafka, sqlite, feedparser, trafilatura) are translated where they
+enter, always into the most specific type below, with a short machine-readable `reason` that the
+pipeline counts (`newsd_records_total{stage, outcome, reason}`).
+
+    NewsdError
+     ├── Skip               a record ends here on purpose (duplicate, unchanged, no-text, ...)
+     ├── ConfigError        a bad setting, naming its key path; exit code 2
+     ├── FetchError         an HTTP fetch failed (retryable, retry_after, status)
+     │    └── BlockedAddress   the target resolves to a refused network (SSRF guard)
+     ├── FeedError          a body that is not a usable feed (not_a_feed, unparseable)
+     ├── ExtractError       extraction failed (timeout, worker crash)
+     ├── SinkError          the broker refused or timed out (retryable)
+     ├── StateError         the durable store failed
+     └── ReplayError        an archive could not be read at all
+
+`Skip` is not a failure: it is the single exit path for "not this one" (Scrapy's `DropItem`,
+structlog's `DropEvent`).
+"""
+
+from __future__ import annotations
+
+
+class NewsdError(Exception):
+    """Base of every error newsd raises on purpose."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class Skip(NewsdError):  # noqa: N818 - a signal, not an error
+    """Drop this record: counted by stage and reason, logged, and settled as not published."""
+
+
+class ConfigError(NewsdError):
+    """A setting is invalid; `reason` is its key path (e.g. `fetch.timeout.read`)."""
+
+
+class FetchError(NewsdError):
+    """An HTTP fetch failed.
+
+    `retryable` says whether the same request may succeed later; `retry_after` is the delay the
+    server asked for (seconds), if any; `status` is the HTTP status when there was a response.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        detail: str = "",
+        *,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(reason, detail)
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.status = status
+
+
+class BlockedAddress(FetchError):
+    """The URL's host resolves to a network newsd refuses to reach (SSRF guard)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("blocked_address", detail, retryable=False)
+
+
+class FeedError(NewsdError):
+    """A fetched body is not a usable feed (`not_a_feed`, `unparseable`)."""
+
+
+class ExtractError(NewsdError):
+    """Extraction failed (`timeout`, `worker_crashed`, `error`)."""
+
+
+class SinkError(NewsdError):
+    """The sink could not deliver an event; `retryable` errors were retried at the boundary."""
+
+    def __init__(self, reason: str, detail: str = "", *, retryable: bool = False) -> None:
+        super().__init__(reason, detail)
+        self.retryable = retryable
+
+
+class StateError(NewsdError):
+    """The durable state store failed."""
+
+
+class ReplayError(NewsdError):
+    """An archive or capture could not be read at all."""

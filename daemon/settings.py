@@ -1,0 +1,255 @@
+"""Settings: one model per stage, composed into `Settings`.
+
+Sources, strongest first: keyword overrides, `NEWSD_*` environment variables (nested with `__`,
+e.g. `NEWSD_KAFKA__BOOTSTRAP_SERVERS`), the TOML config file, then the defaults below.
+`load()` fails fast with a `ConfigError` naming the key path of the first bad value.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from daemon.errors import ConfigError
+
+DEFAULT_CONFIG = Path("config/newsd.toml")
+_config_data: ContextVar[dict[str, Any]] = ContextVar("newsd_config_data", default={})
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LogSettings(_Section):
+    level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Lowest level written."
+    )
+    format: Literal["auto", "json", "console"] = Field(
+        "auto", description="auto: console on a terminal, JSON otherwise."
+    )
+
+
+class TopicSettings(_Section):
+    articles: str = Field("newsd.articles.v1", description="Originals (article.new).")
+    duplicates: str = Field("newsd.duplicates.v1", description="Reposts (article.duplicate).")
+    updates: str = Field("newsd.updates.v1", description="Revisions (article.updated).")
+    errors: str = Field("newsd.errors.v1", description="Items that failed for good.")
+    partitions: int = Field(6, ge=1, description="Partitions per topic at creation.")
+    replication_factor: int = Field(1, ge=1, description="Replicas per partition at creation.")
+    retention_ms: int = Field(
+        7 * 24 * 3600 * 1000, ge=-1, description="retention.ms at creation (-1: forever)."
+    )
+    prefix: str = Field("", description="Prepended to every topic name (e.g. a backfill run).")
+
+
+class KafkaSettings(_Section):
+    bootstrap_servers: str | None = Field(
+        None, description="host:port[,host:port]; unset: start the embedded broker."
+    )
+    client_id: str = Field("newsd", description="Client id sent to the broker.")
+    acks: Literal["all"] = Field("all", description="Always all: an event counts once durable.")
+    enable_idempotence: bool = Field(
+        True, description="Idempotent producer (Apache Kafka); the embedded broker needs false."
+    )
+    compression_type: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
+        "gzip", description="Producer compression codec."
+    )
+    linger_ms: int = Field(20, ge=0, description="Producer batching delay.")
+    request_timeout_ms: int = Field(30000, ge=1000, description="Per-request broker timeout.")
+    send_retries: int = Field(5, ge=0, description="Retries of a failed send (with backoff).")
+    max_in_flight: int = Field(1000, ge=1, description="Events awaiting acknowledgement.")
+    create_topics: bool = Field(True, description="Create the topics at start-up if missing.")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="Broker security protocol."
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism, when a SASL protocol is used."
+    )
+    sasl_username: str | None = Field(None, description="SASL user name.")
+    sasl_password: SecretStr | None = Field(None, description="SASL password (secret).")
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+
+
+class EmbeddedBrokerSettings(_Section):
+    enabled: Literal["auto", "always", "never"] = Field(
+        "auto", description="auto: start it when kafka.bootstrap_servers is unset."
+    )
+    host: str = Field("127.0.0.1", description="Listen address of the embedded broker.")
+    port: int = Field(9092, ge=1, le=65535, description="Listen port of the embedded broker.")
+
+
+class TimeoutSettings(_Section):
+    connect: float = Field(5.0, gt=0, description="Seconds to connect.")
+    read: float = Field(15.0, gt=0, description="Seconds between bytes read.")
+    total: float = Field(30.0, gt=0, description="Seconds for a whole request, body included.")
+
+
+class FetchSettings(_Section):
+    user_agent: str = Field("newsd/{version} (+{contact})", description="User-Agent template.")
+    contact_url: str = Field(
+        "https://github.com/newsd/newsd", description="Named in the User-Agent."
+    )
+    timeout: TimeoutSettings = Field(default_factory=TimeoutSettings)
+    max_body_bytes: int = Field(5_000_000, ge=1024, description="Largest body read (on wire).")
+    max_decompressed_bytes: int = Field(
+        20_000_000, ge=1024, description="Largest body after decompression."
+    )
+    max_redirects: int = Field(5, ge=0, description="Redirects followed per request.")
+    allow_private_networks: list[str] = Field(
+        default_factory=list, description="CIDRs exempt from the SSRF guard (e.g. 127.0.0.1/32)."
+    )
+    global_concurrency: int = Field(100, ge=1, description="Requests in flight, all hosts.")
+    per_domain_concurrency: int = Field(2, ge=1, description="Requests in flight per domain.")
+    per_domain_min_interval: float = Field(
+        1.0, ge=0, description="Seconds between request starts to one registrable domain."
+    )
+    respect_robots: bool = Field(True, description="Honour robots.txt for article pages.")
+    robots_ttl: float = Field(86400.0, gt=0, description="Seconds a robots.txt is cached.")
+    retries: int = Field(2, ge=0, description="Retries of a retryable article fetch.")
+
+
+class PollSettings(_Section):
+    min_interval: float = Field(300.0, gt=0, description="Shortest seconds between polls.")
+    max_interval: float = Field(86400.0, gt=0, description="Longest seconds between polls.")
+    default_interval: float = Field(1800.0, gt=0, description="Interval of a new feed.")
+    jitter: float = Field(0.1, ge=0, le=1, description="Random spread (fraction) on schedules.")
+    backoff_base: float = Field(60.0, gt=0, description="First retry delay after an error.")
+    backoff_cap: float = Field(86400.0, gt=0, description="Longest delay after errors.")
+    force_full_fetch_every: int = Field(
+        20, ge=1, description="Polls between unconditional fetches (servers that lie)."
+    )
+    redirect_confirmations: int = Field(
+        3, ge=1, description="Consistent 301/308 answers before the feed URL is rewritten."
+    )
+    concurrency: int = Field(50, ge=1, description="Feeds polled at once.")
+    tick: float = Field(1.0, gt=0, description="Seconds between scheduler passes.")
+
+
+class ExtractSettings(_Section):
+    workers: int = Field(0, ge=0, description="Extraction processes (0: one per core).")
+    timeout: float = Field(20.0, gt=0, description="Hard per-document timeout, seconds.")
+    max_tasks_per_worker: int = Field(500, ge=1, description="Documents before a worker restarts.")
+    favor_precision: bool = Field(True, description="trafilatura favor_precision.")
+    detect_language: bool = Field(True, description="Detect the language offline.")
+    min_text_chars: int = Field(200, ge=0, description="Shorter extracted text counts as empty.")
+
+
+class DedupSettings(_Section):
+    window_days: float = Field(7.0, gt=0, description="Documents older than this are forgotten.")
+    shingle_size: int = Field(5, ge=1, description="Words per shingle.")
+    num_perm: int = Field(64, ge=16, description="MinHash permutations.")
+    jaccard_threshold: float = Field(0.3, gt=0, le=1, description="Jaccard above: a repost.")
+    containment_threshold: float = Field(
+        0.8, gt=0, le=1, description="Containment above (truncated copies): a repost."
+    )
+    min_shingles: int = Field(20, ge=1, description="Shorter texts are matched exactly only.")
+
+
+class PipelineSettings(_Section):
+    queue_size: int = Field(100, ge=1, description="Capacity of each queue between stages.")
+    fetch_workers: int = Field(32, ge=1, description="Article fetches at once.")
+    shutdown_grace: float = Field(30.0, ge=0, description="Seconds to drain on shutdown.")
+
+
+class StateSettings(_Section):
+    dir: Path = Field(Path("state"), description="Directory of the durable store.")
+
+
+class ArchiveSettings(_Section):
+    enabled: bool = Field(False, description="Write fetched feeds and pages to WARC files.")
+    dir: Path = Field(Path("archive"), description="Directory of the WARC files.")
+    max_bytes: int = Field(1_000_000_000, ge=1_000_000, description="Rotate at this size.")
+    max_age: float = Field(86400.0, gt=0, description="Rotate after this many seconds.")
+
+
+class FeedConfig(_Section):
+    url: str = Field(description="Feed URL (http or https).")
+    id: str | None = Field(None, description="Stable feed id; default: derived from the URL.")
+    publisher: str | None = Field(None, description="Publisher name.")
+    language: str | None = Field(None, description="Declared language (ISO 639-1).")
+    min_interval: float | None = Field(None, gt=0, description="Overrides poll.min_interval.")
+    max_interval: float | None = Field(None, gt=0, description="Overrides poll.max_interval.")
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, value: str) -> str:
+        if not value.lower().startswith(("http://", "https://")):
+            raise ValueError("feed url must be http or https")
+        return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSD_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    log: LogSettings = Field(default_factory=LogSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    embedded_broker: EmbeddedBrokerSettings = Field(default_factory=EmbeddedBrokerSettings)
+    fetch: FetchSettings = Field(default_factory=FetchSettings)
+    poll: PollSettings = Field(default_factory=PollSettings)
+    extract: ExtractSettings = Field(default_factory=ExtractSettings)
+    dedup: DedupSettings = Field(default_factory=DedupSettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    state: StateSettings = Field(default_factory=StateSettings)
+    archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
+    feeds: list[FeedConfig] = Field(default_factory=list)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlData(settings_cls))
+
+
+class _TomlData(PydanticBaseSettingsSource):
+    """The parsed config file, handed over by `load()` through a context variable."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return _config_data.get().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_config_data.get())
+
+
+def load(path: Path | None = None, **overrides: Any) -> Settings:
+    """Load settings from `path` (if it exists), the environment and `overrides`."""
+    data = _read_toml(path) if path is not None else {}
+    token = _config_data.set(data)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise _config_error(exc) from None
+    finally:
+        _config_data.reset(token)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("config", f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("config", f"{path}: {exc}") from None
+
+
+def _config_error(exc: ValidationError) -> ConfigError:
+    first = exc.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "config"
+    return ConfigError(key, f"{key}: {first['msg']} (got {first.get('input')!r})")
+
+
+def dump(settings: Settings) -> dict[str, Any]:
+    """The resolved settings as plain data, secrets masked."""
+    data: dict[str, Any] = settings.model_dump(mode="json")
+    return data
