@@ -1,0 +1,292 @@
+"""Feed bodies → `ParsedFeed`: RSS 0.9x/1.0/2.0, Atom, RDF (feedparser) and JSON Feed (ours).
+
+Pure: no I/O.  `parse_feed` either returns entries or raises `FeedError` with a counted reason:
+
+    not_a_feed    an HTML page (or other document) served where a feed was expected
+    unparseable   a body that claims to be a feed but yields nothing usable
+
+Broken XML that still yields entries is returned with `malformed=True` (counted by the caller),
+because a feed with one stray `&` is still a feed worth reading.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+
+from daemon.errors import FeedError
+from daemon.records import FeedEntry, Origin
+
+_JSON_TYPES = frozenset({"application/feed+json", "application/json", "text/json"})
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_FEED_ROOT = re.compile(rb"<(?:[a-z0-9_-]+:)?(?:rss|feed|rdf)\b", re.IGNORECASE)
+_HTML_ROOT = re.compile(
+    rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S
+)
+_SNIFF_BYTES = 4096
+_HEADER_COMPLAINTS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+_SY_PERIOD = {"hourly": 3600.0, "daily": 86400.0, "weekly": 604800.0}
+_SY_PERIOD |= {"monthly": 2_592_000.0, "yearly": 31_536_000.0}
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """What one feed body yielded: its entries (document order) and the server's hints."""
+
+    entries: list[FeedEntry]
+    title: str | None = None
+    link: str | None = None
+    ttl: float | None = None  # seconds (RSS <ttl> is in minutes)
+    sy_update_period: float | None = None  # seconds between updates (sy:updatePeriod/Frequency)
+    malformed: bool = False  # the XML was broken but entries were still recovered
+    format: str = ""  # feedparser's version string ("rss20", "atom10", ...) or "json1"
+    skipped_entries: int = 0  # entries without any usable URL
+    language: str | None = None
+
+
+def parse_feed(
+    body: bytes,
+    *,
+    url: str,
+    content_type: str,
+    origin: Origin,
+    headers: Mapping[str, str] | None = None,
+) -> ParsedFeed:
+    """Parse one fetched feed body; `url` is the feed URL relative links resolve against.
+
+    Raises `FeedError("not_a_feed")` for HTML (by content type and by sniffing the body) and
+    `FeedError("unparseable")` for a body that yields neither a feed format nor entries.
+    """
+    ctype = content_type.split(";")[0].strip().lower()
+    head = body[:_SNIFF_BYTES].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head:
+        raise FeedError("not_a_feed", "empty body")
+    if head[:1] in (b"{", b"[") or (ctype in _JSON_TYPES and not head.startswith(b"<")):
+        return parse_json_feed(body, url=url, origin=origin)
+    if _looks_like_html(head, ctype):
+        raise FeedError("not_a_feed", f"HTML document ({ctype or 'no content type'})")
+    return _parse_xml(body, url=url, ctype=ctype, origin=origin, headers=headers or {})
+
+
+def _looks_like_html(head: bytes, ctype: str) -> bool:
+    if _FEED_ROOT.search(head):
+        # A feed root near the top wins over a wrong content type (feeds served as text/html).
+        return bool(_HTML_ROOT.match(head)) and ctype in _HTML_TYPES
+    return ctype in _HTML_TYPES or bool(_HTML_ROOT.match(head))
+
+
+def _parse_xml(
+    body: bytes, *, url: str, ctype: str, origin: Origin, headers: Mapping[str, str]
+) -> ParsedFeed:
+    response_headers = {k.lower(): v for k, v in headers.items()}
+    response_headers["content-location"] = url
+    if "xml" not in ctype:
+        # Sniffed as XML already: let the XML declaration name the encoding (RFC 7303 §3.2).
+        response_headers["content-type"] = "application/xml"
+    elif "content-type" not in response_headers:
+        response_headers["content-type"] = ctype
+    try:
+        parsed = feedparser.parse(body, response_headers=response_headers, sanitize_html=False)
+    except Exception as exc:  # feedparser's own bugs on hostile input: a body, not a crash
+        raise FeedError("unparseable", f"{type(exc).__name__}: {exc}") from exc
+    return _from_feedparser(parsed, url=url, origin=origin)
+
+
+def _from_feedparser(parsed: Any, *, url: str, origin: Origin) -> ParsedFeed:
+    version = str(parsed.get("version") or "")
+    raw_entries = parsed.get("entries") or []
+    if not version and not raw_entries:
+        reason = "unparseable" if parsed.get("bozo") else "not_a_feed"
+        raise FeedError(reason, str(parsed.get("bozo_exception") or "no feed element"))
+    feed = parsed.get("feed") or {}
+    language = _text(feed.get("language"))
+    entries, skipped = _entries(raw_entries, url=url, origin=origin, language=language)
+    return ParsedFeed(
+        entries=entries,
+        title=_text(feed.get("title")),
+        link=_text(feed.get("link")),
+        ttl=_minutes(feed.get("ttl")),
+        sy_update_period=_sy_period(feed.get("sy_updateperiod"), feed.get("sy_updatefrequency")),
+        malformed=_is_malformed(parsed),
+        format=version or "unknown",
+        skipped_entries=skipped,
+        language=language,
+    )
+
+
+def _is_malformed(parsed: Any) -> bool:
+    exc = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    # Encoding and content-type complaints are about the headers, not a broken document.
+    return exc is not None and not isinstance(exc, _HEADER_COMPLAINTS)
+
+
+def _entries(
+    raw: list[Any], *, url: str, origin: Origin, language: str | None
+) -> tuple[list[FeedEntry], int]:
+    entries: list[FeedEntry] = []
+    for item in raw:
+        entry = _entry(item, url=url, origin=origin, language=language)
+        if entry is not None:
+            entries.append(entry)
+    return entries, len(raw) - len(entries)
+
+
+def _entry(item: Any, *, url: str, origin: Origin, language: str | None) -> FeedEntry | None:
+    guid = _text(item.get("id"))
+    link = _entry_link(item, guid)
+    if link is None:
+        return None
+    content = item.get("content") or []
+    return FeedEntry(
+        origin=origin,
+        url=urljoin(url, link),
+        guid=guid,
+        title=_text(item.get("title")),
+        published_at=_struct_time(item.get("published_parsed") or item.get("created_parsed")),
+        updated_at=_struct_time(item.get("updated_parsed")),
+        summary=_text(item.get("summary")),
+        content=_text(content[0].get("value")) if content else None,
+        authors=_authors(item),
+        language=language,
+    )
+
+
+def _entry_link(item: Any, guid: str | None) -> str | None:
+    link = _text(item.get("link"))
+    if link is None:
+        for candidate in item.get("links") or []:
+            if candidate.get("href") and candidate.get("rel", "alternate") == "alternate":
+                link = _text(candidate.get("href"))
+                break
+    if link is None and guid is not None and _is_web_url(guid):
+        link = guid  # an RSS <guid> permalink (isPermaLink defaults to true)
+    return link
+
+
+def _authors(item: Any) -> tuple[str, ...]:
+    names = [_text(a.get("name")) for a in item.get("authors") or [] if hasattr(a, "get")]
+    found = tuple(n for n in names if n)
+    if found:
+        return found
+    single = _text(item.get("author"))
+    return (single,) if single else ()
+
+
+# ---------------------------------------------------------------- JSON Feed 1.0 / 1.1
+
+
+def parse_json_feed(body: bytes, *, url: str, origin: Origin) -> ParsedFeed:
+    """Parse a JSON Feed (https://jsonfeed.org/version/1.1, also 1.0)."""
+    try:
+        doc = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FeedError("unparseable", f"JSON: {exc}") from exc
+    if not isinstance(doc, dict) or "jsonfeed.org/version" not in str(doc.get("version", "")):
+        raise FeedError("not_a_feed", "JSON document without a jsonfeed.org version")
+    language = _text(doc.get("language"))
+    items = doc.get("items")
+    items = items if isinstance(items, list) else []
+    entries = [e for i in items if (e := _json_entry(i, url, origin, language, doc)) is not None]
+    return ParsedFeed(
+        entries=entries,
+        title=_text(doc.get("title")),
+        link=_text(doc.get("home_page_url")),
+        malformed=not isinstance(doc.get("items"), list),
+        format="json" + str(doc.get("version", "")).rsplit("/", 1)[-1],
+        skipped_entries=len(items) - len(entries),
+        language=language,
+    )
+
+
+def _json_entry(
+    item: Any, url: str, origin: Origin, language: str | None, doc: dict[str, Any]
+) -> FeedEntry | None:
+    if not isinstance(item, dict):
+        return None
+    guid = _text(item.get("id")) if isinstance(item.get("id"), (str, int)) else None
+    link = _text(item.get("url")) or _text(item.get("external_url"))
+    if link is None and guid is not None and _is_web_url(guid):
+        link = guid
+    if link is None:
+        return None
+    return FeedEntry(
+        origin=origin,
+        url=urljoin(url, link),
+        guid=guid,
+        title=_text(item.get("title")),
+        published_at=_iso_date(item.get("date_published")),
+        updated_at=_iso_date(item.get("date_modified")),
+        summary=_text(item.get("summary")),
+        content=_text(item.get("content_html")) or _text(item.get("content_text")),
+        authors=_json_authors(item) or _json_authors(doc),
+        language=_text(item.get("language")) or language,
+    )
+
+
+def _json_authors(obj: dict[str, Any]) -> tuple[str, ...]:
+    raw = obj.get("authors")
+    people = raw if isinstance(raw, list) else [obj.get("author")]  # 1.1 list, 1.0 object
+    names = (_text(p.get("name")) for p in people if isinstance(p, dict))
+    return tuple(n for n in names if n)
+
+
+# ---------------------------------------------------------------- small converters
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _is_web_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _struct_time(value: Any) -> datetime | None:
+    if not isinstance(value, time.struct_time):
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _iso_date(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _minutes(value: Any) -> float | None:
+    try:
+        minutes = float(str(value).strip())
+    except ValueError:
+        return None
+    return minutes * 60.0 if 0 < minutes < 1e7 else None
+
+
+def _sy_period(period: Any, frequency: Any) -> float | None:
+    seconds = _SY_PERIOD.get(str(period or "").strip().lower())
+    if seconds is None:
+        return None
+    try:
+        times = int(str(frequency).strip()) if frequency is not None else 1
+    except ValueError:
+        times = 1
+    return seconds / max(times, 1)
