@@ -163,8 +163,12 @@ class StateSettings(_Section):
 class ArchiveSettings(_Section):
     enabled: bool = Field(False, description="Write fetched feeds and pages to WARC files.")
     dir: Path = Field(Path("archive"), description="Directory of the WARC files.")
-    max_bytes: int = Field(1_000_000_000, ge=1_000_000, description="Rotate at this size.")
-    max_age: float = Field(86400.0, gt=0, description="Rotate after this many seconds.")
+    max_bytes: int = Field(
+        1_000_000_000, ge=4096, description="Start a new file once one reaches this size."
+    )
+    max_age: float = Field(
+        86400.0, gt=0, description="Start a new file for records after this many seconds."
+    )
 
 
 class FeedConfig(_Section):
