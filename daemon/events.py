@@ -17,7 +17,7 @@ from daemon import __version__
 from daemon.dedup.keys import content_hash, event_id
 from daemon.records import Article, ExtractionStatus, FeedEntry, OriginKind, Verdict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 EventType = Literal["article.new", "article.duplicate", "article.updated"]
 _TYPES: dict[str, EventType] = {
     "new": "article.new",

@@ -45,8 +45,14 @@ class Origin:
 
 
 Settle = Callable[["FeedEntry", bool], Awaitable[None]]
-"""Called once per entry when it leaves the pipeline: `published` is True only after the broker
-acknowledged its event.  Sources use it to move their own state forward (seen keys, cursors)."""
+"""Called once per entry when it leaves the pipeline, with `done`:
+
+- True: nothing is left to redo. Its event was acknowledged by the broker (on the articles,
+  duplicates, updates or errors topic), or it was dropped on purpose (`Skip`, e.g. unchanged).
+- False: it did not make it (the broker refused, shutdown cut it off); the source must offer it
+  again (a later poll re-emits it).
+
+Sources use it to move their own state forward (seen keys, feed cursors) only when True."""
 
 
 @dataclass(frozen=True, slots=True)

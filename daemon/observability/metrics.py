@@ -1,0 +1,36 @@
+"""Counters by stage, outcome and reason, and the summary line printed at shutdown.
+
+One `Metrics` object per process.  Names follow `<stage>.<outcome>[.<reason>]`, e.g.
+`fetch.error.timeout`, `dedup.skip.unchanged`, `publish.ok.article.new`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+
+class Metrics:
+    """Monotonic counters plus a few gauges; cheap enough to call per record."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.started = time.monotonic()
+        self.last_publish: float | None = None
+
+    def incr(self, name: str, by: int = 1) -> None:
+        self.counts[name] += by
+
+    def merge(self, prefix: str, counts: Counter[str]) -> None:
+        """Fold a stage's own counter (e.g. the poller's) in under `prefix`."""
+        for key, value in counts.items():
+            self.counts[f"{prefix}.{key}"] = value
+
+    def published(self) -> None:
+        self.last_publish = time.monotonic()
+
+    def snapshot(self) -> dict[str, int]:
+        return dict(sorted(self.counts.items()))
+
+    def total(self, prefix: str) -> int:
+        return sum(v for k, v in self.counts.items() if k.startswith(prefix))

