@@ -129,6 +129,7 @@ class WarcReader:
         self._stats = stats
         self._max_body_bytes = max_body_bytes
         self._index = _Index()
+        self._truncated_record: Any = None  # already counted as truncated
         self.position = 0  # bytes of the current file consumed so far (for progress)
 
     def read(self, path: Path) -> Iterator[Capture]:
@@ -143,11 +144,13 @@ class WarcReader:
         while offset is not None and resyncs <= _MAX_RESYNCS:
             raw.seek(offset)
             records = ArchiveIterator(raw, arc2warc=True)
+            record = None
             try:
                 for record in records:
                     emitted += 1
                     yield from self._record(path, records.offset, record)
                     self.position = raw.tell()
+                self._check_complete(record)
                 return
             except Exception as exc:  # warcio raises bare Exceptions too
                 reason = broken_reason(exc)
@@ -167,6 +170,11 @@ class WarcReader:
                         yield from self._record(path, None, record)
             except Exception as exc:  # the stream cannot be resynchronised
                 self._stats[f"skip.broken.{broken_reason(exc)}"] += 1
+
+    def _check_complete(self, last: Any) -> None:
+        # warcio ends quietly when a file stops inside its last record; count that record.
+        if last is not None and last is not self._truncated_record and _truncated(last):
+            self._stats["skip.broken.truncated"] += 1
 
     def _record(self, path: Path, offset: int | None, record: Any) -> Iterator[Capture]:
         rec_type = str(record.rec_type or "unknown")
@@ -264,6 +272,10 @@ class WarcReader:
     def _body(self, record: Any) -> bytes | None:
         try:
             body = self._read_body(record)
+        except EOFError:
+            self._stats["skip.broken.truncated"] += 1
+            self._truncated_record = record
+            return None
         except Exception:  # decoders (zlib, brotli, chunked) raise their own
             self._stats["skip.broken.payload"] += 1
             return None
@@ -273,7 +285,18 @@ class WarcReader:
 
     def _read_body(self, record: Any) -> bytes | None:
         body: bytes = record.content_stream().read(self._max_body_bytes + 1)
-        return body if len(body) <= self._max_body_bytes else None
+        if len(body) > self._max_body_bytes:
+            return None
+        if _truncated(record):
+            raise EOFError("record ends before its Content-Length")
+        return body
+
+
+def _truncated(record: Any) -> bool:
+    """True when the file ended before the record's declared Content-Length."""
+    while record.raw_stream.read(1 << 16):
+        pass
+    return int(getattr(record.raw_stream, "limit", 0)) > 0
 
 
 def _status_and_type(record: Any) -> tuple[int, str]:
