@@ -11,6 +11,8 @@ Per record type:
   captured at the revisit's own URI and date.  Unresolved: `skip.revisit_unresolved`.
 - `request`, `metadata`, `conversion`, `warcinfo` and others: `skip.<type>`.
 
+A record that ends before its Content-Length (a truncated file, a wrong length) is counted as
+`skip.broken.truncated` and not emitted: half an article would publish a different content hash.
 Broken input is counted as `skip.broken.<reason>` and reading goes on: after a record that cannot
 be parsed the reader resynchronises on the next gzip member (or `WARC/` line in an uncompressed
 file); a whole-file gzip (not one member per record) is re-read as one stream.
