@@ -46,7 +46,10 @@ class Reply:
 
 @dataclass(frozen=True)
 class Hit:
-    """A request as the server saw it; times are `time.monotonic()` in the server thread."""
+    """A request as the server saw it; times are `time.monotonic()` in the server thread.
+
+    A hit is listed on arrival; `finished` stays 0.0 until its response has been written.
+    """
 
     method: str
     path: str
@@ -115,9 +118,17 @@ class HttpServer:
             responder = queue.pop(0) if len(queue) > 1 else queue[0]
         return responder(hit) if callable(responder) else responder
 
-    def _record(self, hit: Hit) -> None:
+    def _arrived(self, hit: Hit) -> int:
         with self._lock:
             self._hits.append(hit)
+            return len(self._hits) - 1
+
+    def _finished(self, index: int) -> None:
+        with self._lock:
+            hit = self._hits[index]
+            self._hits[index] = Hit(
+                hit.method, hit.path, hit.headers, hit.started, time.monotonic()
+            )
 
 
 def _make_server(host: str, owner: HttpServer) -> ThreadingHTTPServer:
@@ -147,13 +158,11 @@ class _Handler(BaseHTTPRequestHandler):
             headers={k.lower(): v for k, v in self.headers.items()},
             started=time.monotonic(),
         )
-        reply = self.server_owner._reply_for(hit)
+        index = self.server_owner._arrived(hit)
         try:
-            self._send(reply)
+            self._send(self.server_owner._reply_for(hit))
         finally:
-            self.server_owner._record(
-                Hit(hit.method, hit.path, hit.headers, hit.started, time.monotonic())
-            )
+            self.server_owner._finished(index)
 
     def _send(self, reply: Reply) -> None:
         time.sleep(reply.delay)

@@ -50,8 +50,8 @@ _REFUSED_V4 = _nets(
 _REFUSED_V6 = _nets(
     ("::/128", "unspecified"),
     ("::1/128", "loopback"),
-    ("::/8", "reserved"),
     ("64:ff9b:1::/48", "private"),
+    ("::/8", "reserved"),
     ("100::/64", "discard"),
     ("2001::/23", "reserved"),
     ("2001:db8::/32", "documentation"),

@@ -27,7 +27,9 @@ from daemon.settings import FetchSettings
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
-# The bundled public-suffix snapshot: no network access at run time.
+# The bundled public-suffix snapshot: no network access at run time.  Private suffixes
+# (github.io, blogspot.com) are not used on purpose: their sites share one operator's servers,
+# so they share one budget.
 _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
