@@ -13,14 +13,17 @@ Claims about HTTP behaviour are tested against real sockets, not mocks.  Usage:
 
 A route answers with its replies in turn and repeats the last one; a reply may be a function of
 the request (`Hit`).  Unknown paths answer 404.  `Reply` can delay the response, trickle a body
-in chunks (chunked transfer encoding), gzip it, or lie about nothing at all: `raw_body` sends the
-bytes as given (e.g. a pre-compressed bomb with your own Content-Encoding header).
+in chunks (chunked transfer encoding) or gzip it; without `gzip=True` the body is sent as given
+(e.g. a pre-compressed bomb with your own Content-Encoding header).
+`HttpServer("::1")` listens on IPv6; `HttpServer(tls=context)` serves HTTPS with a server-side
+`ssl.SSLContext`.
 """
 
 from __future__ import annotations
 
 import gzip
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -64,12 +67,15 @@ Responder = Reply | Callable[[Hit], Reply]
 class HttpServer:
     """A threaded HTTP/1.1 server with a route table; start/stop it with `with`."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", *, tls: ssl.SSLContext | None = None) -> None:
         self.host = host
+        self.scheme = "https" if tls else "http"
         self._routes: dict[str, list[Responder]] = {}
         self._hits: list[Hit] = []
         self._lock = threading.Lock()
         self._server = _make_server(host, self)
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -81,7 +87,7 @@ class HttpServer:
     def url(self, path: str = "/", *, host: str | None = None) -> str:
         """The absolute URL of `path` on this server, optionally under another host name."""
         name = host or (f"[{self.host}]" if ":" in self.host else self.host)
-        return f"http://{name}:{self.port}{path}"
+        return f"{self.scheme}://{name}:{self.port}{path}"
 
     def route(self, path: str, *replies: Responder) -> None:
         """Answer `path` (with or without its query) with `replies` in turn, then the last."""

@@ -334,7 +334,10 @@ class HttpFetcher:
         why = scheme_refusal(url)
         if why is not None:
             raise FetchError(why, url)
-        host = httpx.URL(url).host
+        try:
+            host = httpx.URL(url).host
+        except httpx.InvalidURL as exc:
+            raise FetchError("bad_url", f"{url}: {exc}") from exc
         address = parse_address(host)
         if address is not None and (refused := self._policy.check(address)) is not None:
             raise BlockedAddress(f"{host} ({refused})")

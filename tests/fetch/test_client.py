@@ -227,3 +227,19 @@ async def test_on_response_sees_every_hop(server: HttpServer) -> None:
         response = await http.get(server.url("/r"), kind="robots")
     assert response.status == 200
     assert seen == [(301, "robots"), (200, "robots")]
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("ftp://example.com/a", "bad_scheme"),
+        ("http://", "bad_url"),
+        ("http://[::1/", "bad_url"),
+    ],
+)
+async def test_malformed_urls_are_refused_before_any_request(url: str, reason: str) -> None:
+    """Bad schemes and malformed URLs raise FetchError with their reason, not httpx errors."""
+    async with HttpFetcher(fetch_settings()) as http:
+        with pytest.raises(FetchError) as caught:
+            await http.get(url, kind="page")
+    assert caught.value.reason == reason and not caught.value.retryable
