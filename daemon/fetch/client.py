@@ -11,7 +11,10 @@ What a `get` promises:
 - The body is capped on the wire (`max_body_bytes`) and after decompression
   (`max_decompressed_bytes`), decoding incrementally so a compression bomb is refused after
   inflating at most the cap.
+- Every request start waits for a `Politeness` slot; a 429/503 with Retry-After pushes that
+  domain's next start later (capped), for feed polls and article fetches alike.
 - Every failure is a `FetchError` with a counted `reason`; HTTP error statuses are returned.
+  The body is returned decoded, while `headers` are kept as received (Content-Encoding included).
 
     reason               retryable   raised for
     timeout              yes         connect/read/pool timeout, total deadline

@@ -1,23 +1,27 @@
 """Capped, incremental reading of a response body.
 
 `BodyReader.read` counts bytes on the wire and bytes after Content-Encoding is undone, and stops
-as soon as either cap is passed.  Decompression asks zlib for at most `cap + 1` bytes per call
-(`max_length`), so a compression bomb (10 MB of zeros served as 10 KB of gzip) costs at most the
-cap in memory and is refused after the first chunk that crosses it.
+as soon as either cap is passed.  Decompression asks zlib for at most STEP bytes per call
+(`max_length`) and checks the cap before keeping each piece, so a compression bomb (10 MB of zeros
+served as 10 KB of gzip) costs at most the cap plus one piece in memory, and inflating stops at
+the piece that crosses the cap.  Every layer of a multi-coding body is decoded the same way.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
 
 from daemon.errors import FetchError
 
 SUPPORTED_ENCODINGS = ("gzip", "x-gzip", "deflate")
 
 
+STEP = 64 * 1024  # largest decoded piece held at once, besides the body itself
+
+
 class _Inflater:
-    """Incremental gzip/deflate decoder with an output limit per call."""
+    """Incremental gzip/deflate decoder that hands out its output in pieces of at most STEP."""
 
     def __init__(self, encoding: str) -> None:
         self._deflate = encoding == "deflate"
@@ -25,18 +29,31 @@ class _Inflater:
         self._zlib = zlib.decompressobj(wbits)
         self._started = False
 
-    def feed(self, data: bytes, limit: int) -> bytes:
-        """Decode `data`; returns more than `limit` bytes only to signal that it overflowed."""
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        """Decode `data`, piece by piece; stopping early leaves the rest undecoded."""
+        out = self._first(data)
+        yield out
+        # A full piece may leave input (unconsumed_tail) or output pending inside zlib.
+        while len(out) == STEP:
+            out = self._zlib.decompress(self._zlib.unconsumed_tail, STEP)
+            yield out
+
+    def _first(self, data: bytes) -> bytes:
         try:
-            out = self._zlib.decompress(data, limit + 1)
+            out = self._zlib.decompress(data, STEP)
         except zlib.error:
             if not (self._deflate and not self._started):
                 raise
             # "deflate" is often sent raw, without the zlib wrapper (httpx does the same retry).
             self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
-            out = self._zlib.decompress(data, limit + 1)
+            out = self._zlib.decompress(data, STEP)
         self._started = True
         return out
+
+
+def _through(inflater: _Inflater, pieces: Iterable[bytes]) -> Iterator[bytes]:
+    for piece in pieces:
+        yield from inflater.feed(piece)
 
 
 def content_encodings(headers: Mapping[str, str]) -> list[str]:
@@ -63,19 +80,23 @@ class BodyReader:
             wire += len(chunk)
             if wire > self.max_wire:
                 raise FetchError("too_large", f"more than {self.max_wire} bytes on the wire")
-            body += self._decode(inflaters, chunk, self.max_decoded - len(body))
+            self._append(body, self._decode(inflaters, chunk))
         return bytes(body)
 
-    def _decode(self, inflaters: list[_Inflater], data: bytes, limit: int) -> bytes:
+    def _decode(self, inflaters: list[_Inflater], chunk: bytes) -> Iterator[bytes]:
+        pieces: Iterable[bytes] = (chunk,)
         for inflater in inflaters:
-            try:
-                data = inflater.feed(data, limit)
-            except zlib.error as exc:
-                raise FetchError("bad_encoding", f"corrupt compressed body: {exc}") from exc
-            # Checked per layer: an inner layer cut at `limit + 1` must not pass as complete.
-            if len(data) > limit:
-                raise FetchError("too_large", f"more than {self.max_decoded} bytes decoded")
-        return data
+            pieces = _through(inflater, pieces)
+        return iter(pieces)
+
+    def _append(self, body: bytearray, pieces: Iterator[bytes]) -> None:
+        try:
+            for piece in pieces:
+                if len(body) + len(piece) > self.max_decoded:
+                    raise FetchError("too_large", f"more than {self.max_decoded} bytes decoded")
+                body += piece
+        except zlib.error as exc:
+            raise FetchError("bad_encoding", f"corrupt compressed body: {exc}") from exc
 
     def _codings(self, headers: Mapping[str, str]) -> list[str]:
         codings = content_encodings(headers)

@@ -83,13 +83,20 @@ class Politeness:
         self._domains: dict[str, _Domain] = {}
 
     @classmethod
-    def from_settings(cls, settings: FetchSettings, **kwargs: object) -> Politeness:
-        """Build from `fetch.*` settings; `kwargs` pass through (clock, sleep, max_defer...)."""
+    def from_settings(
+        cls,
+        settings: FetchSettings,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> Politeness:
+        """Build from the `fetch.*` settings (concurrency limits and spacing)."""
         return cls(
             global_concurrency=settings.global_concurrency,
             per_domain_concurrency=settings.per_domain_concurrency,
             min_interval=settings.per_domain_min_interval,
-            **kwargs,  # type: ignore[arg-type]
+            clock=clock,
+            sleep=sleep,
         )
 
     @property

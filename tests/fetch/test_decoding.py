@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import random
 import zlib
 from collections.abc import AsyncIterator
 
@@ -72,3 +73,14 @@ def test_corrupt_gzip_is_bad_encoding() -> None:
 def test_content_encodings_parsing() -> None:
     """Identity and blanks are dropped; names are lower-cased and kept in order."""
     assert content_encodings({"content-encoding": "Identity, GZIP ,"}) == ["gzip"]
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate"])
+def test_bodies_larger_than_one_piece_decode_exactly(coding: str) -> None:
+    """Bodies spanning many decoder pieces (STEP) decode byte for byte, and the cap still holds."""
+    body = random.Random(0).randbytes(150_000) + b"\0" * 500_000
+    wire = gzip.compress(body) if coding == "gzip" else zlib.compress(body)
+    headers = {"content-encoding": coding}
+    assert _read(BodyReader(max_wire=10**6, max_decoded=10**6), headers, wire, 1000) == body
+    with pytest.raises(FetchError, match="too_large"):
+        _read(BodyReader(max_wire=10**6, max_decoded=600_000), headers, wire, 1000)
