@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator
 from typing import Any
@@ -234,3 +235,14 @@ PAGE_KINDS = {
 def test_page_kind(ctype: str, body: bytes, kind: str) -> None:
     """Content types map to html / text capture / other; a missing type is sniffed."""
     assert page_kind(ctype, body) == kind
+
+
+async def test_concurrent_questions_share_one_robots_request(
+    server: HttpServer, http: HttpFetcher
+) -> None:
+    """Five pages of one origin asked at once cause a single robots.txt request."""
+    server.route("/robots.txt", Reply(delay=0.1, body=b"User-agent: *\nDisallow: /x\n"))
+    robots = Robots(http, fetch_settings())
+    answers = await asyncio.gather(*(robots.allowed(server.url(f"/{p}")) for p in "abxcd"))
+    assert answers == [True, True, False, True, True]
+    assert len(server.hits("/robots.txt")) == 1
