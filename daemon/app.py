@@ -95,7 +95,9 @@ async def tail(
     return 0
 
 
-async def _print_records(consumer: AIOKafkaConsumer, stop: asyncio.Event, limit: int | None, full: bool) -> None:
+async def _print_records(
+    consumer: AIOKafkaConsumer, stop: asyncio.Event, limit: int | None, full: bool
+) -> None:
     printed = 0
     while not stop.is_set() and (limit is None or printed < limit):
         batch = await consumer.getmany(timeout_ms=500, max_records=100)
@@ -111,7 +113,16 @@ def _render(value: bytes, full: bool) -> str:
     if full:
         return value.decode("utf-8", "replace")
     event: dict[str, Any] = orjson.loads(value)
-    keys = ("type", "event_id", "published_at", "site_name", "title", "url", "duplicate_of", "reason")
+    keys = (
+        "type",
+        "event_id",
+        "published_at",
+        "site_name",
+        "title",
+        "url",
+        "duplicate_of",
+        "reason",
+    )
     return json.dumps({k: event[k] for k in keys if event.get(k) is not None}, ensure_ascii=False)
 
 

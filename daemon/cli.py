@@ -71,14 +71,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+def _add_run(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     run = sub.add_parser("run", parents=[common], help="poll the feeds and publish events")
     run.add_argument("--once", action="store_true", help="poll every feed once, drain, exit")
     run.add_argument("--state", metavar="DIR", help="durable state directory")
     run.set_defaults(handler=_cmd_run)
 
 
-def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+def _add_replay(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     replay = sub.add_parser("replay", parents=[common], help="replay captures, snapshots, WARCs")
     replay.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     replay.add_argument("--sink", default="kafka", help="kafka (default) or jsonl:FILE")
@@ -92,7 +96,9 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser], common
     replay.set_defaults(handler=_cmd_replay)
 
 
-def _add_extract(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+def _add_extract(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     extract = sub.add_parser("extract", parents=[common], help="print the article of a page")
     extract.add_argument("paths", nargs="+", metavar="PATH")
     extract.add_argument("--url", default=None, help="the page's URL (for metadata and links)")
@@ -100,12 +106,16 @@ def _add_extract(sub: argparse._SubParsersAction[argparse.ArgumentParser], commo
     extract.set_defaults(handler=_cmd_extract)
 
 
-def _add_config(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+def _add_config(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     config = sub.add_parser("config", parents=[common], help="print the resolved settings")
     config.set_defaults(handler=_cmd_config)
 
 
-def _add_tail(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+def _add_tail(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     tail = sub.add_parser("tail", parents=[common], help="print events from a topic")
     tail.add_argument("topic", help="topic name, or articles|duplicates|updates|errors")
     tail.add_argument("--from-beginning", action="store_true", help="start at the oldest event")
@@ -114,7 +124,9 @@ def _add_tail(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: 
     tail.set_defaults(handler=_cmd_tail)
 
 
-def _add_feeds(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+def _add_feeds(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     feeds = sub.add_parser("feeds", parents=[common], help="manage the feed list")
     feeds_sub = feeds.add_subparsers(dest="feeds_command", required=True)
     imp = feeds_sub.add_parser("import", parents=[common], help="import feeds from OPML")
@@ -171,7 +183,9 @@ def _cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
     from daemon import app
 
     return asyncio.run(
-        app.tail(settings, args.topic, from_beginning=args.from_beginning, limit=args.max, full=args.full)
+        app.tail(
+            settings, args.topic, from_beginning=args.from_beginning, limit=args.max, full=args.full
+        )
     )
 
 

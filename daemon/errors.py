@@ -61,7 +61,7 @@ class FetchError(NewsdError):
         self.status = status
 
 
-class BlockedAddress(FetchError):
+class BlockedAddress(FetchError):  # noqa: N818 - named for what it is
     """The URL's host resolves to a network newsd refuses to reach (SSRF guard)."""
 
     def __init__(self, detail: str) -> None:

@@ -1,7 +1,7 @@
 """The only wiring: stages, bounded queues, workers, ordered acknowledgements, drain.
 
-    source ─entries→ [fetch ×N] ─pages→ [extract ×M] ─articles→ [dedup ×1 → send] ─deliveries→ [ack ×1]
-                                  ↑ replay puts pages here
+    entries → [fetch ×N] → pages → [extract ×M] → articles → [dedup+send ×1] → deliveries → [ack ×1]
+                             ↑ replay puts pages here
 
 - Every queue is bounded, so a slow broker slows the pollers down instead of growing memory.
 - Dedup runs in one task, so its decisions are sequential and messages are handed to the

@@ -1,6 +1,7 @@
 """The records that flow between stages, named for what they are at that point.
 
-    FeedSpec ─poll→ FeedEntry ─fetch→ FetchedPage ─extract→ Article ─dedup→ Verdict ─encode→ ArticleEvent
+    FeedSpec → FeedEntry → FetchedPage → Article → Verdict → ArticleEvent
+      (poll)     (fetch)      (extract)    (dedup)   (encode)
 
 All records are frozen, slotted dataclasses: cheap, hashable where it matters, and impossible to
 mutate behind another stage's back.  Validation happens only where data enters or leaves the

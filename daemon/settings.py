@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from daemon.errors import ConfigError
 
 DEFAULT_CONFIG = Path("config/newsd.toml")
-_config_data: ContextVar[dict[str, Any]] = ContextVar("newsd_config_data", default={})
+_config_data: ContextVar[dict[str, Any] | None] = ContextVar("newsd_config_data", default=None)
 
 
 class _Section(BaseModel):
@@ -220,10 +220,10 @@ class _TomlData(PydanticBaseSettingsSource):
     """The parsed config file, handed over by `load()` through a context variable."""
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return _config_data.get().get(field_name), field_name, False
+        return (_config_data.get() or {}).get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return dict(_config_data.get())
+        return dict(_config_data.get() or {})
 
 
 def load(path: Path | None = None, **overrides: Any) -> Settings:

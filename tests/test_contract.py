@@ -30,10 +30,15 @@ def test_event_id_is_the_same_in_a_fresh_interpreter():
     """The id depends only on canonical URL and text: another process computes the same one."""
     code = (
         "from daemon.dedup.keys import event_id, content_hash, canonical_url;"
-        "print(event_id(canonical_url('HTTP://Ex.com:80/a?utm_source=x'), content_hash('Body  text')))"
+        "print(event_id(canonical_url('HTTP://Ex.com:80/a?utm_source=x'),"
+        "content_hash('Body  text')))"
     )
     other = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
         env={"PYTHONHASHSEED": "123", "PYTHONPATH": str(REPO)},
     ).stdout.strip()
     assert other == event_id(canonical_url("http://ex.com/a"), content_hash("body text"))

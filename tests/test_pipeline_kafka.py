@@ -39,7 +39,9 @@ class PageFetcher:
 class TextExtractor:
     async def __call__(self, page: FetchedPage) -> Article:
         text = page.body.decode()
-        return Article(page.entry, page.final_url, canonical_url(page.final_url), "T", text, NOW, "ok")
+        return Article(
+            page.entry, page.final_url, canonical_url(page.final_url), "T", text, NOW, "ok"
+        )
 
 
 class TextDeduper:
@@ -56,7 +58,9 @@ class TextDeduper:
             raise Skip("unchanged")
         original = self.pending.get(article.text)
         if original is not None:
-            return Verdict("duplicate", original, duplicate_of=original, similarity=1.0, cluster_size=2)
+            return Verdict(
+                "duplicate", original, duplicate_of=original, similarity=1.0, cluster_size=2
+            )
         self.pending[article.text] = own
         return Verdict("new", own)
 
@@ -88,7 +92,9 @@ async def run_pipeline(pipeline: Pipeline, items: list[FeedEntry]) -> None:
     await pipeline.stop()
 
 
-def build(settings: Settings, sink: object, deduper: TextDeduper, bodies: dict[str, str]) -> Pipeline:
+def build(
+    settings: Settings, sink: object, deduper: TextDeduper, bodies: dict[str, str]
+) -> Pipeline:
     return Pipeline(
         settings.pipeline,
         fetcher=PageFetcher(bodies),
@@ -115,11 +121,17 @@ async def test_topics_are_created_explicitly_with_configured_layout(kafka_settin
         await admin.close()
 
 
-async def test_originals_reposts_and_failures_reach_their_topics(kafka_settings, broker, consume_topic):
+async def test_originals_reposts_and_failures_reach_their_topics(
+    kafka_settings, broker, consume_topic
+):
     """An original and its repost share a key (cluster id) and partition; a failed fetch goes to
     the errors topic with its reason; every entry is settled done only after acknowledgement."""
     settled, deduper = Settled(), TextDeduper()
-    bodies = {"http://a.test/1": "wire story", "http://b.test/2": "wire story", "http://c.test/3": "other"}
+    bodies = {
+        "http://a.test/1": "wire story",
+        "http://b.test/2": "wire story",
+        "http://c.test/3": "other",
+    }
     sink = KafkaSink(kafka_settings.kafka, broker.bootstrap_servers)
     await sink.start()
     pipeline = build(kafka_settings, sink, deduper, bodies)
@@ -131,7 +143,10 @@ async def test_originals_reposts_and_failures_reach_their_topics(kafka_settings,
     originals = await consume_topic(boot, topics["articles"], expect=2, settle=0.5)
     reposts = await consume_topic(boot, topics["duplicates"], expect=1, settle=0.5)
     errors = await consume_topic(boot, topics["errors"], expect=1, settle=0.5)
-    assert sorted(json.loads(r.value)["url"] for r in originals) == ["http://a.test/1", "http://c.test/3"]
+    assert sorted(json.loads(r.value)["url"] for r in originals) == [
+        "http://a.test/1",
+        "http://c.test/3",
+    ]
     assert len(reposts) == 1 and len(errors) == 1
     original = next(r for r in originals if json.loads(r.value)["url"] == "http://a.test/1")
     repost = json.loads(reposts[0].value)

@@ -96,8 +96,16 @@ def test_config_file_documents_every_setting_with_its_default():
     text = (REPO / "config" / "newsd.toml").read_text()
     data = tomllib.loads(text)
     documented = _documented_keys(data, text)
-    commented = {line.split("#", 1)[1].split("=")[0].strip() for line in text.splitlines() if "= (unset)" in line}
-    missing = {k for k in _leaf_keys(Settings) if k not in documented and k.rsplit(".", 1)[-1] not in commented}
+    commented = {
+        line.split("#", 1)[1].split("=")[0].strip()
+        for line in text.splitlines()
+        if "= (unset)" in line
+    }
+    missing = {
+        k
+        for k in _leaf_keys(Settings)
+        if k not in documented and k.rsplit(".", 1)[-1] not in commented
+    }
     assert not missing
     defaults = Settings()
     loaded = load(REPO / "config" / "newsd.toml")

@@ -49,7 +49,15 @@ def _renderer(fmt: str, out: TextIO) -> Any:
 
 def _quiet_dependencies() -> None:
     # aiokafka and trafilatura log chatty INFO lines through stdlib logging; keep warnings only.
-    for name in ("aiokafka", "kafka", "trafilatura", "htmldate", "httpx", "httpcore", "charset_normalizer"):
+    for name in (
+        "aiokafka",
+        "kafka",
+        "trafilatura",
+        "htmldate",
+        "httpx",
+        "httpcore",
+        "charset_normalizer",
+    ):
         logging.getLogger(name).setLevel(logging.WARNING)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING, format="%(name)s %(levelname)s %(message)s")

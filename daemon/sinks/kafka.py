@@ -18,13 +18,16 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from daemon.errors import SinkError
+from daemon.retry import Backoff
 from daemon.settings import KafkaSettings, TopicSettings
 from daemon.sinks.base import Channel, OutMessage
 
 log = structlog.get_logger(__name__)
 
 _TOPIC_EXISTS = 36  # Kafka error code TOPIC_ALREADY_EXISTS
-_CONNECT_ATTEMPTS = 8
+_CONNECT = Backoff(retries=7, base=0.5, cap=8.0)
+_SEND = Backoff(base=0.5, cap=10.0)
+_rng = random.Random()
 
 
 def topic_names(topics: TopicSettings) -> dict[Channel, str]:
@@ -107,7 +110,7 @@ class KafkaSink:
                 if not error.retryable or attempt == self.settings.send_retries:
                     raise error from exc
                 log.warning("sink.kafka.retry", reason=error.reason, attempt=attempt + 1)
-                await asyncio.sleep(_backoff(attempt, cap=10.0))
+                await asyncio.sleep(_SEND.delay(attempt, _rng))
                 future = await self._enqueue(message)
 
     async def close(self) -> None:
@@ -159,16 +162,16 @@ def _check_created(response: Any) -> None:
 
 
 async def _with_connect_retries(start: Any, what: str) -> None:
-    for attempt in range(_CONNECT_ATTEMPTS):
+    for attempt in range(_CONNECT.retries + 1):
         try:
             await start()
             return
         except KafkaError as exc:
             error = _translate(exc)
-            if attempt == _CONNECT_ATTEMPTS - 1:
+            if attempt == _CONNECT.retries:
                 raise error from exc
             log.warning("sink.kafka.connect_retry", client=what, reason=error.reason)
-            await asyncio.sleep(_backoff(attempt, cap=8.0))
+            await asyncio.sleep(_CONNECT.delay(attempt, _rng))
 
 
 def _translate(exc: KafkaError) -> SinkError:
@@ -179,8 +182,3 @@ def _translate(exc: KafkaError) -> SinkError:
 
 def _codec(name: str) -> str | None:
     return None if name == "none" else name
-
-
-def _backoff(attempt: int, *, cap: float, base: float = 0.5) -> float:
-    """Exponential backoff with full jitter."""
-    return random.uniform(0, min(cap, base * 2**attempt))
