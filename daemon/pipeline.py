@@ -80,6 +80,7 @@ class Pipeline:
         extract_workers: int = 2,
         max_in_flight: int = 1000,
         extra_headers: dict[str, str] | None = None,
+        on_outcome: Callable[[str], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
@@ -88,6 +89,7 @@ class Pipeline:
         self.extract_workers = extract_workers
         self.extra_headers = extra_headers or {}
         self.clock = clock
+        self.on_outcome = on_outcome or (lambda outcome: None)
         size = settings.queue_size
         self.entries: asyncio.Queue[FeedEntry] = asyncio.Queue(size)
         self.pages: asyncio.Queue[FetchedPage] = asyncio.Queue(size)
@@ -215,6 +217,7 @@ class Pipeline:
         if item.article is not None and item.verdict is not None:
             await self.deduper.commit(item.article, item.verdict)
         self.metrics.incr(f"publish.ok.{item.event_type}")
+        self.on_outcome(item.event_type)
         self.metrics.published()
         await self._settle(item.entry, done=True)
 
@@ -226,6 +229,7 @@ class Pipeline:
             return await work
         except Skip as skip:
             self.metrics.incr(f"{stage}.skip.{skip.reason}")
+            self.on_outcome(f"skip.{skip.reason}")
             log.info("record.skipped", stage=stage, reason=skip.reason)
             await self._settle(entry, done=True)
         except SinkError as exc:
@@ -241,7 +245,8 @@ class Pipeline:
         self.metrics.incr(f"{stage}.error.{reason}")
         log.warning("record.failed", stage=stage, reason=reason, detail=detail)
         event = error_event(entry, stage, reason, detail)
-        await self._send(self._message("errors", event.event_id, event), entry, None, None, "error")
+        message = self._message("errors", event.event_id, event)
+        await self._send(message, entry, None, None, event.type)
 
     async def _send(
         self,
@@ -268,6 +273,8 @@ class Pipeline:
         return OutMessage(channel, key.encode("utf-8"), value, tuple(headers))
 
     async def _settle(self, entry: FeedEntry, *, done: bool) -> None:
+        if not done:
+            self.on_outcome("skip.not_published")
         if entry.settle is None:
             return
         try:
