@@ -2,7 +2,7 @@
 
 A signature has `num_perm` uint32 values: value i is the minimum of a multiply-shift hash
 `(a_i * x + b_i) mod 2**64 >> 32` over the document's shingle ids, computed for all shingles and
-all permutations at once with numpy.  The constants come from a fixed seed, so signatures are
+all permutations at once with numpy.  The constants are derived with BLAKE2b from fixed labels, so signatures are
 identical on every machine and can be persisted.
 """
 
@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from daemon.dedup.shingles import U32, U64, mix64
+from daemon.dedup.shingles import U32, U64, constants, mix64
 
-_SEED = 0x6E657773  # "news"
 BAND_BITS = 56  # band hash bits; the top byte of a key names the band (or another key kind)
 
 
@@ -22,15 +21,12 @@ class MinHasher:
     def __init__(self, num_perm: int = 64, bands: int = 32) -> None:
         if num_perm % bands:
             raise ValueError("num_perm must be a multiple of bands")
-        rng = np.random.Generator(np.random.PCG64(_SEED))
         self.num_perm = num_perm
         self.bands = bands
         self.rows = num_perm // bands
-        self._a: U64 = rng.integers(1, 2**63, size=num_perm, dtype=np.uint64) * np.uint64(2) + 1
-        self._b: U64 = rng.integers(0, 2**63, size=num_perm, dtype=np.uint64)
-        self._row_weights: U64 = rng.integers(
-            1, 2**63, size=self.rows, dtype=np.uint64
-        ) | np.uint64(1)
+        self._a = constants("newsd.minhash.a", num_perm)
+        self._b = constants("newsd.minhash.b", num_perm)
+        self._row_weights = constants("newsd.minhash.rows", self.rows)
         self._band_tags: U64 = np.arange(bands, dtype=np.uint64) << np.uint64(BAND_BITS)
 
     def signature(self, shingles: U32) -> U32:

@@ -8,6 +8,7 @@ a fixed-width UCS-4 matrix and hashed as one dot product per row.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 
@@ -24,13 +25,23 @@ _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]{{1,24}}")
 _MAX_TOKEN = 24
 
-# Fixed odd 64-bit constants (from a seeded generator, written out so they never change).
-_rng = np.random.Generator(np.random.PCG64(20261122))
-_CHAR_WEIGHTS: U64 = _rng.integers(1, 2**63, size=_MAX_TOKEN, dtype=np.uint64) * np.uint64(
-    2
-) + np.uint64(1)
-_POS_WEIGHTS: U64 = _rng.integers(1, 2**63, size=16, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-del _rng
+
+
+def constants(label: str, count: int) -> U64:
+    """`count` odd 64-bit constants derived from `label` with BLAKE2b.
+
+    Not numpy's generators: their streams may change between numpy versions, and these values
+    define ids that are persisted.
+    """
+    values = [
+        int.from_bytes(hashlib.blake2b(f"{label}:{i}".encode(), digest_size=8).digest(), "big") | 1
+        for i in range(count)
+    ]
+    return np.array(values, dtype=np.uint64)
+
+
+_CHAR_WEIGHTS = constants("newsd.shingles.char", _MAX_TOKEN)
+_POS_WEIGHTS = constants("newsd.shingles.position", 16)
 
 
 def tokens(text: str) -> list[str]:
