@@ -2,8 +2,8 @@
 
 A signature has `num_perm` uint32 values: value i is the minimum of a multiply-shift hash
 `(a_i * x + b_i) mod 2**64 >> 32` over the document's shingle ids, computed for all shingles and
-all permutations at once with numpy.  The constants are derived with BLAKE2b from fixed labels, so signatures are
-identical on every machine and can be persisted.
+all permutations at once with numpy.  The constants are derived with BLAKE2b from fixed labels,
+so signatures are identical on every machine and can be persisted.
 """
 
 from __future__ import annotations
