@@ -26,7 +26,6 @@ _TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]{{1,24}}")
 _MAX_TOKEN = 24
 
 
-
 def constants(label: str, count: int) -> U64:
     """`count` odd 64-bit constants derived from `label` with BLAKE2b.
 

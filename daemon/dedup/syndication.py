@@ -100,14 +100,17 @@ def from_authors(authors: Sequence[str]) -> str | None:
 
 def from_text(text: str) -> str | None:
     """The agency credited by a dateline (start of the body) or a credit line (its end)."""
-    lines = [line.strip() for line in _PHOTO.sub(" ", text).splitlines() if line.strip()]
+    # Only the head of the first two lines and short last lines can carry a credit; the photo
+    # pattern is costly, so it runs on those short pieces only.
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     for line in lines[:2]:
-        found = _name(_DATELINE.search(line))
+        found = _name(_DATELINE.search(_PHOTO.sub(" ", line[:_MAX_CREDIT_LINE]).strip()))
         if found:
             return found
     for line in reversed(lines[-3:]):
         if len(line) > _MAX_CREDIT_LINE:
             continue
+        line = _PHOTO.sub(" ", line).strip()
         found = _name(_CREDIT_LINE.search(line))
         if found:
             return found
