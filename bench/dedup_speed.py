@@ -124,9 +124,8 @@ def main() -> None:
     secs, rss = datasketch_memory(args.datasketch_docs, settings.num_perm)
     print(f"{'datasketch MinHashLSH(0.5): documents':52} {args.datasketch_docs:14,}")
     print(f"{'datasketch MinHashLSH(0.5): seconds to insert':52} {secs:14.1f}")
-    print(
-        f"{'datasketch MinHashLSH(0.5): RSS delta bytes per doc':52} {rss / args.datasketch_docs:14.0f}"
-    )
+    per_doc = rss / args.datasketch_docs
+    print(f"{'datasketch MinHashLSH(0.5): RSS delta bytes per doc':52} {per_doc:14.0f}")
 
 
 if __name__ == "__main__":
