@@ -1,0 +1,132 @@
+"""Decisions per second on one core, and index memory per document, next to datasketch.
+
+    PYTHONPATH=. python bench/dedup_speed.py --corpora ../shared/corpora --docs 1000000
+
+1. Speed: `Deduper.decide()` + `commit()` over corpus bodies and their reposts (shingling,
+   MinHash, LSH lookup, exact checks and the SQLite write included), in one process.
+2. Memory: `DedupIndex` filled with `--docs` synthetic documents (random signatures and keys:
+   the structures are the same as for real text), measured as numpy bytes and RSS delta.
+3. datasketch `MinHashLSH` (threshold 0.5, same num_perm) at `--datasketch-docs` documents,
+   measured as RSS delta (tracemalloc is too slow at this size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import logging
+import random
+import resource
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import structlog
+
+from bench.dedup_quality import article, corpus_bodies
+from daemon.dedup.deduper import Deduper
+from daemon.dedup.index import DedupIndex, DocRecord
+from daemon.dedup.minhash import MinHasher
+from daemon.settings import DedupSettings
+from daemon.state.sqlite import Store
+from tests.dedup.variants import variants
+
+
+def rss_bytes() -> int:
+    with Path("/proc/self/statm").open() as handle:
+        return int(handle.read().split()[1]) * resource.getpagesize()
+
+
+async def speed(corpora: Path, rounds: int) -> tuple[int, float, float]:
+    bodies = corpus_bodies(corpora)
+    rng = random.Random(1)
+    docs = [(b, f"https://o.example/{i}") for i, b in enumerate(bodies)]
+    docs += [(t, f"https://c.example/{i}/{n}") for i, b in enumerate(bodies)
+             for n, t in variants(b, rng).items()]  # fmt: skip
+    store = Store(":memory:")
+    await store.open()
+    deduper = Deduper(DedupSettings(), store)
+    await deduper.start()
+    decide_time = total_time = 0.0
+    count = 0
+    for r in range(rounds):
+        for text, url in docs:
+            doc = article(text, f"{url}/{r}")
+            started = time.perf_counter()
+            verdict = await deduper.decide(doc)
+            decided = time.perf_counter()
+            await deduper.commit(doc, verdict)
+            decide_time += decided - started
+            total_time += time.perf_counter() - started
+            count += 1
+    await store.close()
+    return count, count / decide_time, count / total_time
+
+
+def fill_index(n: int, num_perm: int) -> tuple[float, int, int]:
+    hasher = MinHasher(num_perm, 32)
+    rng = np.random.default_rng(0)
+    gc.collect()
+    before = rss_bytes()
+    index = DedupIndex(hasher)
+    started = time.perf_counter()
+    batch = 10_000
+    for start in range(0, n, batch):
+        sigs = rng.integers(0, 2**32, size=(batch, num_perm), dtype=np.uint32)
+        keys = rng.integers(0, 2**56, size=(batch, 3), dtype=np.uint64)
+        for i in range(min(batch, n - start)):
+            eid = str(uuid.UUID(int=start + i + 1))
+            index.add(DocRecord(eid, eid, 0.0, int(keys[i, 0]), int(keys[i, 1]), int(keys[i, 2]),
+                                1, None, 300, sigs[i]), state=2)  # fmt: skip
+    index.keys.flush()
+    elapsed = time.perf_counter() - started
+    gc.collect()
+    return elapsed, index.nbytes(), rss_bytes() - before
+
+
+def datasketch_memory(n: int, num_perm: int) -> tuple[float, int]:
+    from datasketch import MinHash, MinHashLSH
+
+    rng = np.random.default_rng(0)
+    gc.collect()
+    before = rss_bytes()
+    lsh = MinHashLSH(threshold=0.5, num_perm=num_perm)
+    started = time.perf_counter()
+    for i in range(n):
+        values = rng.integers(0, 2**32, size=num_perm, dtype=np.uint64)
+        lsh.insert(f"doc-{i}", MinHash(num_perm=num_perm, hashvalues=values, scheme="affine32"))
+    elapsed = time.perf_counter() - started
+    gc.collect()
+    return elapsed, rss_bytes() - before
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpora", type=Path, default=Path("../shared/corpora"))
+    parser.add_argument("--docs", type=int, default=1_000_000)
+    parser.add_argument("--datasketch-docs", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    settings = DedupSettings()
+    count, decide_rate, total_rate = asyncio.run(speed(args.corpora, args.rounds))
+    print(f"{'measure':52} {'value':>14}")
+    print(f"{'decisions timed (bodies + reposts)':52} {count:14,}")
+    print(f"{'decide() per second, one core':52} {decide_rate:14,.0f}")
+    print(f"{'decide() + commit() per second, one core':52} {total_rate:14,.0f}")
+    secs, nbytes, rss = fill_index(args.docs, settings.num_perm)
+    print(f"{f'newsd index: documents added (num_perm {settings.num_perm})':52} {args.docs:14,}")
+    print(f"{'newsd index: seconds to add':52} {secs:14.1f}")
+    print(f"{'newsd index: numpy bytes per document':52} {nbytes / args.docs:14.0f}")
+    print(f"{'newsd index: RSS delta bytes per document':52} {rss / args.docs:14.0f}")
+    secs, rss = datasketch_memory(args.datasketch_docs, settings.num_perm)
+    print(f"{'datasketch MinHashLSH(0.5): documents':52} {args.datasketch_docs:14,}")
+    print(f"{'datasketch MinHashLSH(0.5): seconds to insert':52} {secs:14.1f}")
+    per_doc = rss / args.datasketch_docs
+    print(f"{'datasketch MinHashLSH(0.5): RSS delta bytes per doc':52} {per_doc:14.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,277 @@
+"""The dedup stage: `verdict = await deduper.decide(article)`, then `commit` or `release`.
+
+Decisions, in order (the first that applies wins):
+
+    same canonical URL, or same GUID from the same feed, same text   → Skip("unchanged")
+    same canonical URL (or same feed GUID), changed text             → updated (revision + 1)
+    same normalized text at another URL                              → duplicate, similarity 1.0
+    near-duplicate of a live document (LSH + exact check)            → duplicate of its cluster
+    otherwise                                                        → new (its own cluster)
+
+At-least-once: `decide()` registers the document as PENDING in memory, so a second copy that
+arrives before the first is acknowledged is still recognised.  The pipeline calls `commit()`
+only after the broker acknowledged the event; only then is the document written to SQLite.
+`release()` forgets a pending document that was never published.  A crash loses only pending
+documents, so it never turns an unsent article into a duplicate of itself.
+
+Concurrency: the pipeline calls `decide()` from a single task, so decisions are sequential and
+consistent (a lock enforces it anyway); `commit()`/`release()` may run from another task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import structlog
+
+from daemon.dedup import index as idx
+from daemon.dedup.index import DedupIndex, DocRecord
+from daemon.dedup.keys import content_hash, event_id
+from daemon.dedup.lsh import KIND_GUID, KIND_TEXT, KIND_URL, exact_key
+from daemon.dedup.minhash import MinHasher
+from daemon.dedup.shingles import U32, shingle_ids
+from daemon.dedup.syndication import detect
+from daemon.dedup.verify import RepostRule, overlap
+from daemon.errors import Skip
+from daemon.records import Article, Verdict
+from daemon.settings import DedupSettings
+from daemon.state.sqlite import Store
+
+log = structlog.get_logger(__name__)
+
+_DAY = 86_400.0
+_EXPIRE_EVERY = 60.0  # seconds of clock between window sweeps
+_MAX_VERIFIED = 8  # exact checks per decision at most (best estimated candidates first)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    record: DocRecord
+    shingles: U32
+
+
+@dataclass(frozen=True, slots=True)
+class _Doc:
+    """What `decide()` computes once about the incoming article."""
+
+    record: DocRecord
+    shingles: U32
+
+
+class Deduper:
+    """Exact and near-duplicate detection with provenance, durable in the SQLite `Store`."""
+
+    def __init__(
+        self,
+        settings: DedupSettings,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+        bands: int = 32,
+        rule: RepostRule | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.rule = rule or RepostRule(
+            jaccard=settings.jaccard_threshold, containment=settings.containment_threshold
+        )
+        self.index = DedupIndex(MinHasher(settings.num_perm, bands))
+        self.counts: Counter[str] = Counter()
+        self._pending: dict[str, _Pending] = {}
+        self._lock = asyncio.Lock()
+        self._next_expiry = 0.0
+
+    @property
+    def window(self) -> float:
+        return self.settings.window_days * _DAY
+
+    async def start(self) -> None:
+        """Create the tables and load every document seen within the window."""
+        await self.store.run(idx.create_tables)
+        records, clusters = await self.store.run(
+            lambda conn: idx.load(conn, self.clock() - self.window)
+        )
+        self.index.bulk_load(records)
+        for cluster_id, size, agency in clusters:
+            if size > 1:
+                self.index.cluster_sizes[cluster_id] = size
+            if agency:
+                self.index.cluster_agencies[cluster_id] = agency
+        log.info("dedup.loaded", documents=len(records), clusters=len(clusters))
+
+    async def close(self) -> None:
+        """Nothing to flush: committed documents are already on disk, pending ones are lost."""
+
+    async def decide(self, article: Article) -> Verdict:
+        """Decide about `article` and register it as pending; `Skip("unchanged")` for a re-fetch."""
+        async with self._lock:
+            now = self.clock()
+            await self._maybe_expire(now)
+            doc = self._describe(article, now)
+            verdict = await self._exact(doc) or await self._near(doc)
+            verdict = verdict or Verdict(
+                kind="new", cluster_id=doc.record.event_id, syndication=doc.record.agency
+            )
+            self._register(doc, verdict)
+            self.counts[verdict.kind] += 1
+            return verdict
+
+    async def commit(self, article: Article, verdict: Verdict) -> None:
+        """The event was acknowledged: persist the document (idempotent)."""
+        eid = _event_id_of(article)
+        pending = self._pending.pop(eid, None)
+        slot = self.index.pending.pop(eid, None)
+        if pending is None:
+            return
+        if slot is not None and self.index.state[slot] == idx.PENDING:
+            self.index.state[slot] = idx.COMMITTED
+        size = self.index.cluster_sizes.get(verdict.cluster_id, 1)
+        await self.store.run(lambda conn: idx.save(conn, pending.record, pending.shingles, size))
+        self.counts["committed"] += 1
+
+    async def release(self, article: Article, verdict: Verdict) -> None:
+        """The event was never published: forget the pending document."""
+        eid = _event_id_of(article)
+        pending = self._pending.pop(eid, None)
+        slot = self.index.pending.pop(eid, None)
+        if pending is None or slot is None:
+            return
+        self.index.remove(slot, pending.record)
+        if verdict.kind == "duplicate":
+            self._grow_cluster(verdict.cluster_id, -1)
+        self.counts["released"] += 1
+
+    # -- decision steps -----------------------------------------------------------------------
+
+    def _describe(self, article: Article, now: float) -> _Doc:
+        text_hash = content_hash(article.text)
+        shingles = shingle_ids(article.text, self.settings.shingle_size)
+        unique = np.unique(shingles)
+        distinct = int(unique.size)
+        signature = None
+        if distinct >= self.settings.min_shingles:
+            signature = self.index.hasher.signature(unique)
+        guid = article.entry.guid
+        record = DocRecord(
+            event_id=event_id(article.canonical_url, text_hash),
+            cluster_id="",
+            seen_at=now,
+            url_key=exact_key(KIND_URL, article.canonical_url),
+            guid_key=exact_key(KIND_GUID, f"{article.entry.origin.id}\n{guid}") if guid else None,
+            text_key=exact_key(KIND_TEXT, text_hash),
+            revision=1,
+            agency=detect(article.text, article.authors, article.syndication),
+            n_shingles=distinct,
+            signature=signature,
+        )
+        return _Doc(record, shingles)
+
+    async def _exact(self, doc: _Doc) -> Verdict | None:
+        record = doc.record
+        previous = self.index.latest(record.url_key)
+        if previous is None and record.guid_key is not None:
+            previous = self.index.latest(record.guid_key)
+        if previous is not None:
+            if int(self.index.text_key[previous]) == record.text_key:
+                self.counts["unchanged"] += 1
+                raise Skip("unchanged")
+            return await self._updated(doc, previous)
+        same_text = self.index.latest(record.text_key)
+        if same_text is not None:
+            return self._duplicate(doc, same_text, 1.0)
+        return None
+
+    async def _updated(self, doc: _Doc, previous: int) -> Verdict:
+        cluster_id = self.index.cluster_id(previous)
+        earlier = await self._shingles(self.index.event_id(previous))
+        similarity = None if earlier is None else round(overlap(doc.shingles, earlier).jaccard, 4)
+        verdict = Verdict(
+            kind="updated",
+            cluster_id=cluster_id,
+            similarity=similarity,
+            previous_similarity=similarity,
+            cluster_size=self.index.cluster_sizes.get(cluster_id, 1),
+            revision=int(self.index.revision[previous]) + 1,
+            syndication=self.index.cluster_agencies.get(cluster_id) or doc.record.agency,
+        )
+        log.info("dedup.updated", revision=verdict.revision, similarity=similarity)
+        return verdict
+
+    def _duplicate(self, doc: _Doc, match: int, similarity: float) -> Verdict:
+        cluster_id = self.index.cluster_id(match)
+        size = self._grow_cluster(cluster_id, +1)
+        agency = self.index.cluster_agencies.get(cluster_id) or doc.record.agency
+        verdict = Verdict(
+            kind="duplicate",
+            cluster_id=cluster_id,
+            duplicate_of=cluster_id,
+            similarity=round(similarity, 4),
+            cluster_size=size,
+            syndication=agency,
+        )
+        log.info("dedup.duplicate", duplicate_of=cluster_id, similarity=verdict.similarity,
+                 cluster_size=size, syndication=agency)  # fmt: skip
+        return verdict
+
+    async def _near(self, doc: _Doc) -> Verdict | None:
+        signature = doc.record.signature
+        if signature is None:
+            return None
+        found = self.index.candidates(signature, doc.record.n_shingles, self.settings.min_shingles)
+        for candidate in found[:_MAX_VERIFIED]:
+            if candidate.estimated_containment < self.rule.containment / 2:
+                break  # sorted: the rest are further away still
+            other = await self._shingles(candidate.event_id)
+            if other is None:
+                continue
+            measured = overlap(doc.shingles, other)
+            if self.rule.accepts(measured):
+                return self._duplicate(doc, candidate.slot, measured.similarity)
+        return None
+
+    async def _shingles(self, eid: str) -> U32 | None:
+        pending = self._pending.get(eid)
+        if pending is not None:
+            return pending.shingles
+        return await self.store.run(lambda conn: idx.load_shingles(conn, eid))
+
+    def _grow_cluster(self, cluster_id: str, by: int) -> int:
+        size = self.index.cluster_sizes.get(cluster_id, 1) + by
+        if size > 1:
+            self.index.cluster_sizes[cluster_id] = size
+        else:
+            self.index.cluster_sizes.pop(cluster_id, None)
+        return max(size, 1)
+
+    def _register(self, doc: _Doc, verdict: Verdict) -> None:
+        record = doc.record
+        revision = verdict.revision if verdict.kind == "updated" else 1
+        agency = verdict.syndication
+        final = DocRecord(
+            event_id=record.event_id, cluster_id=verdict.cluster_id, seen_at=record.seen_at,
+            url_key=record.url_key, guid_key=record.guid_key, text_key=record.text_key,
+            revision=revision, agency=agency, n_shingles=record.n_shingles,
+            signature=record.signature,
+        )  # fmt: skip
+        self._pending[record.event_id] = _Pending(final, doc.shingles)
+        self.index.pending[record.event_id] = self.index.add(final)
+
+    async def _maybe_expire(self, now: float) -> None:
+        if now < self._next_expiry:
+            return
+        self._next_expiry = now + _EXPIRE_EVERY
+        cutoff = now - self.window
+        forgotten = self.index.expire(cutoff)
+        deleted = await self.store.run(lambda conn: idx.delete_older(conn, cutoff))
+        if forgotten or deleted:
+            log.info("dedup.expired", memory=forgotten, stored=deleted)
+
+
+def _event_id_of(article: Article) -> str:
+    return event_id(article.canonical_url, content_hash(article.text))

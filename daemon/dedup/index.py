@@ -1,0 +1,316 @@
+"""The dedup index: what is known about every document seen within the window.
+
+In memory (about 0.7 KB per document, see `bench/dedup_speed.py`), in parallel numpy arrays
+indexed by a slot number:
+
+    signature   num_perm x uint32   MinHash, for estimating similarity of LSH candidates
+    event_id    16 bytes            the document's event id (UUID bytes)
+    cluster_id  16 bytes            the event id of its cluster's original
+    seen_at, text_key, n_shingles, revision, state (dead / pending / committed)
+
+plus one `KeyTable` mapping LSH band keys and exact keys (canonical URL, feed GUID, text hash)
+to slots.  Cluster sizes and agencies live in small dicts holding only clusters with more than
+one copy or a known agency.  Shingle sequences (for the exact check of candidates) are kept only
+in SQLite, and in memory for pending documents.
+
+Durable copy: the `dedup_docs` and `dedup_clusters` tables of the SQLite `Store`; `load()`
+rebuilds the memory part from them in a few vectorised steps.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from daemon.dedup.lsh import KeyTable
+from daemon.dedup.minhash import MinHasher, estimate_jaccard
+from daemon.dedup.shingles import U32
+
+DEAD: Final = 0
+PENDING: Final = 1
+COMMITTED: Final = 2
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS dedup_docs (
+    event_id   TEXT PRIMARY KEY,
+    cluster_id TEXT NOT NULL,
+    seen_at    REAL NOT NULL,
+    url_key    INTEGER NOT NULL,
+    guid_key   INTEGER,
+    text_key   INTEGER NOT NULL,
+    revision   INTEGER NOT NULL,
+    agency     TEXT,
+    n_shingles INTEGER NOT NULL,
+    signature  BLOB,
+    shingles   BLOB
+);
+CREATE INDEX IF NOT EXISTS dedup_docs_seen ON dedup_docs (seen_at);
+CREATE TABLE IF NOT EXISTS dedup_clusters (
+    cluster_id TEXT PRIMARY KEY,
+    size       INTEGER NOT NULL,
+    agency     TEXT,
+    seen_at    REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dedup_clusters_seen ON dedup_clusters (seen_at);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class DocRecord:
+    """One document as the index (and its table) knows it."""
+
+    event_id: str
+    cluster_id: str
+    seen_at: float
+    url_key: int
+    guid_key: int | None
+    text_key: int
+    revision: int
+    agency: str | None
+    n_shingles: int  # distinct shingles; below `min_shingles` the document has no signature
+    signature: U32 | None
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An LSH candidate with its estimated similarity."""
+
+    slot: int
+    event_id: str
+    estimated_jaccard: float
+    estimated_containment: float
+
+
+def _signed(key: int) -> int:
+    return key - (1 << 64) if key >= 1 << 63 else key
+
+
+def _unsigned(key: int) -> int:
+    return key + (1 << 64) if key < 0 else key
+
+
+class DedupIndex:
+    """Slots of documents (pending or committed) and the keys that find them."""
+
+    def __init__(self, hasher: MinHasher, *, recent_limit: int = 32_768) -> None:
+        self.hasher = hasher
+        self.keys = KeyTable(recent_limit=recent_limit)
+        self.size = 0  # slots used (alive or dead)
+        self.dead = 0
+        self._alloc(1024)
+        self.cluster_sizes: dict[str, int] = {}  # clusters with more than one copy
+        self.cluster_agencies: dict[str, str] = {}  # clusters with a known wire agency
+        self.pending: dict[str, int] = {}  # event id → slot, until commit or release
+
+    def _alloc(self, capacity: int) -> None:
+        fields = self._fields()
+        self.signature = np.zeros((capacity, self.hasher.num_perm), np.uint32)
+        self.ids = np.zeros((capacity, 2, 16), np.uint8)  # [event_id, cluster_id]
+        self.seen_at = np.zeros(capacity, np.float64)
+        self.text_key = np.zeros(capacity, np.uint64)
+        self.n_shingles = np.zeros(capacity, np.uint32)
+        self.revision = np.zeros(capacity, np.uint16)
+        self.state = np.zeros(capacity, np.uint8)
+        for name, old in fields.items():
+            getattr(self, name)[: self.size] = old[: self.size]
+
+    def _fields(self) -> dict[str, npt.NDArray[Any]]:
+        names = ("signature", "ids", "seen_at", "text_key", "n_shingles", "revision", "state")
+        return {n: getattr(self, n) for n in names if hasattr(self, n)}
+
+    @property
+    def capacity(self) -> int:
+        return int(self.state.size)
+
+    @property
+    def alive(self) -> int:
+        return self.size - self.dead
+
+    def nbytes(self) -> int:
+        """Bytes of the numpy arrays (slot arrays at capacity, plus the key table levels)."""
+        return sum(a.nbytes for a in self._fields().values()) + self.keys.nbytes
+
+    def exact_keys(self, record: DocRecord) -> list[int]:
+        keys = [record.url_key, record.text_key]
+        return keys if record.guid_key is None else [*keys, record.guid_key]
+
+    def add(self, record: DocRecord, *, state: int = PENDING) -> int:
+        """Register a document; returns its slot."""
+        if self.size == self.capacity:
+            self._alloc(self.capacity + max(1024, self.capacity // 4))
+        slot = self.size
+        self.size += 1
+        self._store(slot, record, state)
+        self.keys.add([*self.exact_keys(record), *self._band_keys(record)], slot)
+        return slot
+
+    def _store(self, slot: int, record: DocRecord, state: int) -> None:
+        if record.signature is not None:
+            self.signature[slot] = record.signature
+        self.ids[slot, 0] = np.frombuffer(uuid.UUID(record.event_id).bytes, np.uint8)
+        self.ids[slot, 1] = np.frombuffer(uuid.UUID(record.cluster_id).bytes, np.uint8)
+        self.seen_at[slot] = record.seen_at
+        self.text_key[slot] = record.text_key
+        self.n_shingles[slot] = record.n_shingles
+        self.revision[slot] = record.revision
+        self.state[slot] = state
+        if record.agency is not None:
+            self.cluster_agencies.setdefault(record.cluster_id, record.agency)
+
+    def _band_keys(self, record: DocRecord) -> list[int]:
+        if record.signature is None:
+            return []
+        keys: list[int] = self.hasher.band_keys(record.signature).tolist()
+        return keys
+
+    def remove(self, slot: int, record: DocRecord) -> None:
+        """Forget a pending document (it was never published)."""
+        if self.state[slot] != DEAD:
+            self.state[slot] = DEAD
+            self.dead += 1
+        self.keys.discard_recent([*self.exact_keys(record), *self._band_keys(record)], slot)
+
+    def event_id(self, slot: int) -> str:
+        return str(uuid.UUID(bytes=self.ids[slot, 0].tobytes()))
+
+    def cluster_id(self, slot: int) -> str:
+        return str(uuid.UUID(bytes=self.ids[slot, 1].tobytes()))
+
+    def latest(self, key: int) -> int | None:
+        """The newest live slot registered under an exact key, if any."""
+        slots = self.keys.lookup(np.array([key], np.uint64))
+        slots = slots[self.state[slots] != DEAD]
+        return int(slots.max()) if slots.size else None
+
+    def candidates(self, signature: U32, n_shingles: int, min_shingles: int) -> list[Candidate]:
+        """Live documents sharing at least one LSH band, best estimated similarity first."""
+        slots = np.unique(self.keys.lookup(self.hasher.band_keys(signature)))
+        slots = slots[(self.state[slots] != DEAD) & (self.n_shingles[slots] >= min_shingles)]
+        found = []
+        for slot in slots.tolist():
+            jaccard = estimate_jaccard(signature, self.signature[slot])
+            other = int(self.n_shingles[slot])
+            shared = jaccard * (n_shingles + other) / (1 + jaccard)
+            containment = min(1.0, shared / max(1, min(n_shingles, other)))
+            found.append(Candidate(slot, self.event_id(slot), jaccard, containment))
+        return sorted(found, key=lambda c: -c.estimated_containment)
+
+    def expire(self, cutoff: float) -> int:
+        """Forget every live document seen before `cutoff`; compacts when a quarter is dead."""
+        # Pending documents are never expired: their fate is decided by commit or release.
+        old = (self.state[: self.size] == COMMITTED) & (self.seen_at[: self.size] < cutoff)
+        count = int(np.count_nonzero(old))
+        self.state[: self.size][old] = DEAD
+        self.dead += count
+        if self.dead > max(1024, self.size // 4):
+            self.compact()
+        return count
+
+    def compact(self) -> None:
+        """Drop dead slots: renumber the live ones (order kept) and rebuild the key table."""
+        live = self.state[: self.size] != DEAD
+        mapping = np.where(live, np.cumsum(live) - 1, -1).astype(np.int64)
+        for array in self._fields().values():
+            kept = array[: self.size][live]
+            array[: kept.shape[0]] = kept
+        self.size = int(np.count_nonzero(live))
+        self.state[self.size :] = DEAD
+        self.dead = 0
+        self.keys.rebuild(mapping)
+        self.pending = {eid: int(mapping[slot]) for eid, slot in self.pending.items()}
+
+    def bulk_load(self, records: list[DocRecord]) -> None:
+        """Start-up: add committed documents in one pass (keys sorted once)."""
+        if not records:
+            return
+        start = self.size
+        if start + len(records) > self.capacity:
+            self._alloc(start + len(records) + 1024)
+        keys: list[int] = []
+        slots: list[int] = []
+        for offset, record in enumerate(records):
+            self._store(start + offset, record, COMMITTED)
+            exact = self.exact_keys(record)
+            keys += exact
+            slots += [start + offset] * len(exact)
+        self.size = start + len(records)
+        with_sig = [i for i, r in enumerate(records) if r.signature is not None]
+        if with_sig:
+            bands = self.hasher.band_keys(self.signature[[start + i for i in with_sig]])
+            keys += bands.ravel().tolist()
+            slots += np.repeat(np.array(with_sig) + start, self.hasher.bands).tolist()
+        self.keys.bulk_load(np.array(keys, np.uint64), np.array(slots, np.uint32))
+
+
+# --- the durable copy (run on the Store thread) ------------------------------------------
+
+
+def create_tables(conn: sqlite3.Connection) -> None:
+    """Create the tables (idempotent), statement by statement inside the caller's transaction.
+
+    Not `Store.migrate()`: `executescript` commits the transaction `Store.run` opened.
+    """
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def save(conn: sqlite3.Connection, record: DocRecord, shingles: U32, cluster_size: int) -> None:
+    """Write one committed document and its cluster's size and agency."""
+    signature = None if record.signature is None else record.signature.tobytes()
+    conn.execute(
+        "INSERT OR REPLACE INTO dedup_docs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            record.event_id, record.cluster_id, record.seen_at, _signed(record.url_key),
+            None if record.guid_key is None else _signed(record.guid_key),
+            _signed(record.text_key), record.revision, record.agency, record.n_shingles,
+            signature, shingles.astype("<u4").tobytes(),
+        ),
+    )  # fmt: skip
+    conn.execute(
+        "INSERT INTO dedup_clusters VALUES (?,?,?,?) ON CONFLICT (cluster_id) DO UPDATE SET"
+        " size = max(size, excluded.size), agency = coalesce(agency, excluded.agency),"
+        " seen_at = excluded.seen_at",
+        (record.cluster_id, cluster_size, record.agency, record.seen_at),
+    )
+
+
+def load(conn: sqlite3.Connection, cutoff: float) -> tuple[list[DocRecord], list[tuple[Any, ...]]]:
+    """Documents and clusters seen at or after `cutoff`, oldest first."""
+    rows = conn.execute(
+        "SELECT event_id, cluster_id, seen_at, url_key, guid_key, text_key, revision, agency,"
+        " n_shingles, signature FROM dedup_docs WHERE seen_at >= ? ORDER BY seen_at, rowid",
+        (cutoff,),
+    ).fetchall()
+    clusters = conn.execute(
+        "SELECT cluster_id, size, agency FROM dedup_clusters WHERE seen_at >= ?", (cutoff,)
+    ).fetchall()
+    return [_record(row) for row in rows], clusters
+
+
+def _record(row: tuple[Any, ...]) -> DocRecord:
+    eid, cid, seen, url, guid, text, rev, agency, count, sig = row
+    return DocRecord(
+        event_id=eid, cluster_id=cid, seen_at=seen, url_key=_unsigned(url),
+        guid_key=None if guid is None else _unsigned(guid), text_key=_unsigned(text),
+        revision=rev, agency=agency, n_shingles=count,
+        signature=None if sig is None else np.frombuffer(sig, "<u4").astype(np.uint32),
+    )  # fmt: skip
+
+
+def load_shingles(conn: sqlite3.Connection, event_id: str) -> U32 | None:
+    """The stored shingle sequence of a committed document (None if forgotten)."""
+    row = conn.execute("SELECT shingles FROM dedup_docs WHERE event_id = ?", (event_id,)).fetchone()
+    return None if row is None or row[0] is None else np.frombuffer(row[0], "<u4").astype(np.uint32)
+
+
+def delete_older(conn: sqlite3.Connection, cutoff: float) -> int:
+    """Forget documents and clusters last seen before `cutoff`; returns documents deleted."""
+    deleted = conn.execute("DELETE FROM dedup_docs WHERE seen_at < ?", (cutoff,)).rowcount
+    conn.execute("DELETE FROM dedup_clusters WHERE seen_at < ?", (cutoff,))
+    return int(deleted)

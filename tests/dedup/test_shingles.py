@@ -1,0 +1,79 @@
+"""Shingling, MinHash and the exact check: pure functions."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from daemon.dedup.minhash import MinHasher, estimate_jaccard
+from daemon.dedup.shingles import shingle_ids, tokens
+from daemon.dedup.verify import RepostRule, longest_run, overlap
+
+texts = st.text(min_size=0, max_size=400)
+
+
+def test_tokens_cover_non_latin_scripts() -> None:
+    """NFKC + casefold; CJK gives one token per character; Cyrillic and Hangul are words."""
+    assert tokens("Привет, МИР! ﬁnance 한국어 日本") == [
+        "привет",
+        "мир",
+        "finance",
+        "한국어",
+        "日",
+        "本",
+    ]
+
+
+def test_shingle_ids_are_pinned_across_machines() -> None:
+    """The ids are persisted: this exact value must never change (no salted hash())."""
+    assert (
+        shingle_ids("the quick brown fox jumps over the lazy dog").tolist()[:2]
+        == (shingle_ids("The QUICK brown fox, jumps over the lazy dog!").tolist()[:2])
+    )
+    assert shingle_ids("one two three four five").tolist() == [1588150139]
+
+
+@given(texts)
+@settings(max_examples=60)
+def test_shingling_is_deterministic(text: str) -> None:
+    """Same text, same ids, as uint32, one per 5-word window (at least one if any token)."""
+    first, second = shingle_ids(text), shingle_ids(text)
+    assert first.dtype == np.uint32 and np.array_equal(first, second)
+    count = len(tokens(text))
+    assert first.size == (max(count - 4, 1) if count else 0)
+
+
+@given(texts, texts)
+@settings(max_examples=60)
+def test_overlap_is_symmetric(a: str, b: str) -> None:
+    """overlap(a, b) == overlap(b, a), and both measures lie in [0, 1]."""
+    first, second = overlap(shingle_ids(a), shingle_ids(b)), overlap(shingle_ids(b), shingle_ids(a))
+    assert first == second
+    assert 0 <= first.jaccard <= first.containment <= 1
+
+
+def test_minhash_estimates_jaccard(bodies: list[str]) -> None:
+    """The signature estimate is within 0.2 of the exact Jaccard for a truncated copy."""
+    hasher = MinHasher(64, 32)
+    full = shingle_ids(bodies[0])
+    half = full[: full.size // 2]
+    exact = overlap(full, half).jaccard
+    assert abs(estimate_jaccard(hasher.signature(full), hasher.signature(half)) - exact) < 0.2
+    assert hasher.band_keys(hasher.signature(full)).shape == (32,)
+
+
+def test_longest_run() -> None:
+    """Runs of True values are measured exactly."""
+    assert longest_run(np.array([True, True, False, True, True, True, False])) == 3
+    assert longest_run(np.array([False, False])) == 0
+
+
+def test_rule_rejects_a_long_own_stretch() -> None:
+    """High overlap is not enough when the smaller text keeps a long stretch of its own."""
+    from daemon.dedup.verify import Overlap
+
+    rule = RepostRule()
+    assert rule.accepts(Overlap(jaccard=0.6, containment=0.9, longest_own_run=20, smaller_size=200))
+    assert not rule.accepts(Overlap(0.6, 0.7, longest_own_run=80, smaller_size=240))
+    assert not rule.accepts(Overlap(0.1, 0.2, longest_own_run=0, smaller_size=240))
