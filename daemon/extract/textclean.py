@@ -54,6 +54,12 @@ _NAV_RE = re.compile(
     r"|exit mobile version|print|email|share|tweet|whatsapp)\b",
     re.I,
 )
+_SHARE_RE = re.compile(
+    r"^(?:also on \S+|like this (?:story|article)|share (?:this|on)|tell us what you think"
+    r"|\d* ?comments?$|sign up (?:for|to)|subscribe (?:to|now)|click here|follow us)"
+    r"|\[(?:insight|video|reaction|pics|poll)\]",
+    re.I,
+)
 _TIMESTAMP_RE = re.compile(r"^(?:\d{1,2}:)?\d{1,2}:\d{2}$")
 _TAGS_RE = re.compile(r"^(?:tags?|topics?|keywords|filed under|categories)\s*[:\s]", re.I)
 _SITE_ICON_RE = re.compile(r"^site (?:icon|logo)\s+(.+)$", re.I)
@@ -140,9 +146,20 @@ def _ends_like_reporting(line: str) -> bool:
     return bool(re.search(r"\b(?:said|says|told)\b[^.]*\.$", line)) and "(" not in line[-40:]
 
 
-def _is_chrome(line: str) -> bool:
+def is_chrome_line(line: str) -> bool:
+    """A line of page chrome by its own content (no context): consent, promo, nav, copyright..."""
+    return _is_chrome(line, loose=False) or bool(_LIST_HEAD_RE.match(line))
+
+
+def _is_chrome(line: str, *, loose: bool = True) -> bool:
+    """`loose` adds the rules that need capture context (list items, truncated teasers)."""
     words = line.split()
+    loose_checks = loose and (
+        (line.endswith(("...", "…")) and len(words) <= 10)
+        or (_LIST_ITEM_RE.match(line) and not is_prose(line))
+    )
     checks = (
+        loose_checks,
         _SKIP_RE.match(line),
         _CONSENT_RE.search(line) and len(words) <= 30,
         _COPYRIGHT_RE.search(line) and len(words) <= 25,
@@ -154,8 +171,7 @@ def _is_chrome(line: str) -> bool:
         _LANG_SWITCH_RE.match(line) and len(words) <= 5,
         _is_icon_string(words),
         _is_script_soup(line),
-        line.endswith(("...", "…")) and len(words) <= 10,
-        _LIST_ITEM_RE.match(line) and not is_prose(line),
+        _SHARE_RE.search(line) and len(words) <= 12,
     )
     return any(checks)
 

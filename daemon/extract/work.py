@@ -19,7 +19,7 @@ from trafilatura.utils import load_html
 from daemon.extract.credits import split_authors
 from daemon.extract.language import detect_language
 from daemon.extract.metadata import PageMeta, page_metadata
-from daemon.extract.postfilter import choose_body
+from daemon.extract.postfilter import choose_body, needs_recall
 from daemon.extract.textclean import clean_capture
 
 
@@ -52,7 +52,11 @@ def extract_html(
     doc = _trafilatura(body, url, favor_precision=favor_precision)
     if _needs_heuristic_metadata(meta):
         doc = _with_heuristics(doc, body, url)
-    text = choose_body(_text(doc), meta.article_body, title=meta.title or _field(doc, "title"))
+    precise = _text(doc)
+    recall = None
+    if favor_precision and needs_recall(precise, meta.article_body):
+        recall = _text(_trafilatura(body, url, favor_precision=False))
+    text = choose_body(precise, recall, meta.article_body)
     return _merge(meta, doc, text, declared_language)
 
 
