@@ -51,7 +51,11 @@ def scrapinghub(root: Path) -> Iterator[Doc]:
         path = base / "html" / f"{key}.html.gz"
         if path.exists():
             yield Doc(
-                "scrapinghub", key, item.get("url"), gzip.open(path).read(), item["articleBody"]
+                "scrapinghub",
+                key,
+                item.get("url"),
+                gzip.decompress(path.read_bytes()),
+                item["articleBody"],
             )
 
 
@@ -62,7 +66,7 @@ def l3s(root: Path) -> Iterator[Doc]:
             item = json.loads(line)
             path = base / "original" / f"{item['id']}.html.gz"
             if path.exists() and item.get("fulltext"):
-                raw = gzip.open(path).read()
+                raw = gzip.decompress(path.read_bytes())
                 yield Doc("l3s-gn1", item["id"], item["url"], raw, item["fulltext"])
 
 
@@ -78,7 +82,7 @@ def trafilatura_eval(root: Path) -> Iterator[Doc]:
             "trafilatura-eval",
             key,
             None,
-            gzip.open(path).read(),
+            gzip.decompress(path.read_bytes()),
             with_snippets=item.get("with") or [],
             without_snippets=item.get("without") or [],
             title=item.get("title"),
@@ -99,7 +103,7 @@ def fundus(root: Path) -> Iterator[Doc]:
             "fundus",
             item["html"],
             item["url"],
-            gzip.open(base / item["html"]).read(),
+            gzip.decompress((base / item["html"]).read_bytes()),
             "\n".join(parts),
             title=expected.get("title"),
             authors=list(expected.get("authors") or []),
@@ -119,7 +123,7 @@ def goose3(root: Path) -> Iterator[Doc]:
             "goose3",
             f"{path.parent.name}/{path.stem}",
             item.get("url"),
-            gzip.open(page).read(),
+            gzip.decompress(page.read_bytes()),
             title=exp.get("title"),
             authors=exp.get("authors"),
             date=(exp.get("publish_date") or "")[:10] or None,
@@ -136,7 +140,7 @@ def readability(root: Path) -> Iterator[Doc]:
             "readability",
             folder.name,
             None,
-            gzip.open(folder / "source.html.gz").read(),
+            gzip.decompress((folder / "source.html.gz").read_bytes()),
             _html_text(expected),
             title=meta.get("title"),
             authors=[byline] if byline else None,

@@ -43,7 +43,9 @@ def page_expected(extracted: Extracted, url: str | None) -> dict[str, Any]:
 
 
 def extract_page(path: Path, url: str | None) -> Extracted:
-    return extract_html(gzip.open(path).read(), url, favor_precision=True, declared_language=None)
+    return extract_html(
+        gzip.decompress(path.read_bytes()), url, favor_precision=True, declared_language=None
+    )
 
 
 def regen_pages(add: str | None, name: str | None, url: str | None) -> None:

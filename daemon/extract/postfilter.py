@@ -48,12 +48,29 @@ def needs_recall(precise: str, article_body: str | None) -> bool:
     return len(precise) < SHORT_CHARS
 
 
-def choose_body(precise: str, recall: str | None, article_body: str | None) -> str:
+def choose_body(
+    precise: str, recall: str | None, article_body: str | None, *, title: str | None = None
+) -> str:
     """The best body among the precise and recall extractions, cleaned of chrome lines."""
     body = _pick(precise, recall, article_body)
     if article_body and len(article_body) >= 200:
         body = _within(body, shingle_set(article_body))
-    return "\n".join(line for line in body.split("\n") if line.strip() and not is_chrome_line(line))
+    lines = [line for line in body.split("\n") if line.strip() and not is_chrome_line(line)]
+    return "\n".join(_without_headline(lines, title))
+
+
+def _without_headline(lines: list[str], title: str | None) -> list[str]:
+    """Drop the headline repeated in the body, and the section kicker just above it."""
+    key = " ".join((title or "").split()).casefold()
+    if not key:
+        return lines
+    for i, line in enumerate(lines[:4]):
+        if " ".join(line.split()).casefold() == key:
+            above = lines[:i]
+            if all(len(x.split()) <= 3 for x in above):
+                return lines[i + 1 :]
+            return above + lines[i + 1 :]
+    return lines
 
 
 def _pick(precise: str, recall: str | None, article_body: str | None) -> str:

@@ -24,7 +24,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from daemon.extract.credits import credit_in_prose, credit_line, parse_date, split_authors
+from daemon.extract.credits import (
+    agency_name,
+    credit_in_prose,
+    credit_line,
+    parse_date,
+    split_authors,
+)
 
 Kind = Literal["body", "title", "dek", "chrome", "meta", "caption", "list_head"]
 
@@ -74,7 +80,7 @@ _CAPTION_RE = re.compile(
     r"|©\s*\S+[^.]*$|\bgetty images\b|\bshutterstock\b",
     re.I,
 )
-_BYLINE_RE = re.compile(r"^(?:by|von|por|par)\s+([A-Z][^\d|]{2,80}?)(?:\s*[-|–—·,]\s*(.*))?$")
+_BYLINE_RE = re.compile(r"^(?i:by|von|por|par)\s+([A-Z][^\d|]{2,80}?)(?:\s*[-|–—·,]\s*(.*))?$")
 _DATELINE_RE = re.compile(
     r"^\s*(?:date|published|updated|posted|last updated)?[:\s]*"
     r"(?:\d{4}-\d{2}-\d{2}|\d{1,2}\s+[A-Za-z]{3,9}\.?,?\s+\d{4}|[A-Za-z]{3,9}\.?\s+\d{1,2},?\s+\d{4}"
@@ -227,7 +233,9 @@ def _is_byline(line: str, meta: _Meta) -> bool:
     if not names:
         return False
     meta.authors.extend(n for n in names if n not in meta.authors)
-    found = parse_date(match.group(2) or "")
+    rest = match.group(2) or ""
+    meta.syndication = meta.syndication or agency_name(rest) or credit_line(match.group(1))
+    found = parse_date(rest)
     if found is not None:
         meta.dates.append(found)
     return True

@@ -56,7 +56,7 @@ def extract_html(
     recall = None
     if favor_precision and needs_recall(precise, meta.article_body):
         recall = _text(_trafilatura(body, url, favor_precision=False))
-    text = choose_body(precise, recall, meta.article_body)
+    text = choose_body(precise, recall, meta.article_body, title=meta.title or _field(doc, "title"))
     return _merge(meta, doc, text, declared_language)
 
 
