@@ -61,9 +61,9 @@ March 3, 2024 9:15 AM GMT
 Residents were evacuated from low-lying streets overnight as water levels rose faster than forecast.
 Related: Ten pictures of the storm
 Emergency services said more than 300 homes had been affected across the region by Sunday morning.
-"We have never seen the river this high," said a local shopkeeper who has lived in the town for decades.
+"We have never seen the river this high," said a shopkeeper who has lived in the town for years.
 Photo: Flooded street in the town centre (Reuters/John Doe)
-Officials expect the water to recede by Tuesday, although more rain is forecast for later in the week.
+Officials expect the water to recede by Tuesday, although more rain is forecast this week.
 Share this article
 Most Read
 Government unveils new budget plan
