@@ -1,0 +1,144 @@
+"""What runs inside an extraction worker: one document in, one picklable `Extracted` out.
+
+Pure apart from CPU: no I/O, no clocks, no globals that carry state between documents
+(trafilatura's `deduplicate` stays off: its cache is process-global and empties an article seen
+a few times).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import trafilatura
+from trafilatura.metadata import extract_metadata
+from trafilatura.utils import load_html
+
+from daemon.extract.credits import split_authors
+from daemon.extract.language import detect_language
+from daemon.extract.metadata import PageMeta, page_metadata
+from daemon.extract.postfilter import choose_body, needs_recall
+from daemon.extract.textclean import clean_capture
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """Everything one document yielded; the extractor turns it into an `Article`."""
+
+    title: str | None
+    text: str
+    summary: str | None = None
+    authors: tuple[str, ...] = ()
+    agencies: tuple[str, ...] = ()
+    published_at: datetime | None = None
+    modified_at: datetime | None = None
+    site_name: str | None = None
+    image: str | None = None
+    tags: tuple[str, ...] = ()
+    canonical: str | None = None
+    language: str | None = None
+    not_free: bool = False
+    paywall_marker: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def extract_html(
+    body: bytes, url: str | None, *, favor_precision: bool = True, declared_language: str | None
+) -> Extracted:
+    """Main text and metadata of an HTML page (trafilatura + declared metadata + our filter)."""
+    meta = page_metadata(body)
+    doc = _trafilatura(body, url, favor_precision=favor_precision)
+    if _needs_heuristic_metadata(meta):
+        doc = _with_heuristics(doc, body, url)
+    precise = _text(doc)
+    recall = None
+    if favor_precision and needs_recall(precise, meta.article_body):
+        recall = _text(_trafilatura(body, url, favor_precision=False))
+    text = choose_body(precise, recall, meta.article_body, title=meta.title or _field(doc, "title"))
+    return _merge(meta, doc, text, declared_language)
+
+
+def extract_text(body: bytes, *, declared_language: str | None) -> Extracted:
+    """Body and metadata of a plain-text page capture."""
+    capture = clean_capture(body.decode("utf-8", errors="replace"))
+    authors = capture.authors
+    return Extracted(
+        title=capture.title,
+        text=capture.text,
+        summary=capture.summary,
+        authors=authors,
+        agencies=(capture.syndication,) if capture.syndication else (),
+        published_at=capture.published_at,
+        site_name=capture.site_name,
+        language=detect_language(capture.text, declared=declared_language),
+    )
+
+
+def _trafilatura(body: bytes, url: str | None, *, favor_precision: bool) -> Any:
+    return trafilatura.bare_extraction(
+        body,
+        url=url,
+        favor_precision=favor_precision,
+        include_comments=False,
+        include_tables=True,
+        with_metadata=False,
+        deduplicate=False,
+    )
+
+
+def _needs_heuristic_metadata(meta: PageMeta) -> bool:
+    """Declared metadata is cheap; trafilatura's heuristics cost ~40 % more time per page."""
+    return not (meta.title and meta.published_at)
+
+
+def _with_heuristics(doc: Any, body: bytes, url: str | None) -> Any:
+    """trafilatura's metadata heuristics, with the body text of the extraction kept."""
+    try:
+        found = extract_metadata(load_html(body), url, None, extensive=False)
+    except (ValueError, TypeError, AttributeError):
+        return doc
+    if doc is not None and found is not None:
+        found.text = doc.text
+    return found if found is not None else doc
+
+
+def _field(doc: Any, name: str) -> Any:
+    return getattr(doc, name, None) if doc is not None else None
+
+
+def _text(doc: Any) -> str:
+    return str(_field(doc, "text") or "")
+
+
+def _merge(meta: PageMeta, doc: Any, text: str, declared: str | None) -> Extracted:
+    lang_prior = declared or meta.language
+    return Extracted(
+        title=meta.title or _field(doc, "title"),
+        text=text,
+        summary=meta.description or _field(doc, "description"),
+        authors=meta.authors or tuple(split_authors(_field(doc, "author") or "")),
+        agencies=meta.agencies,
+        published_at=meta.published_at or _date(_field(doc, "date")),
+        modified_at=meta.modified_at,
+        site_name=meta.site_name or _field(doc, "sitename"),
+        image=meta.image or _field(doc, "image"),
+        tags=meta.tags or _doc_tags(doc),
+        canonical=meta.canonical,
+        language=detect_language(text, declared=lang_prior) if text else lang_prior,
+        not_free=meta.not_free,
+        paywall_marker=meta.paywall_marker,
+    )
+
+
+def _date(value: object) -> datetime | None:
+    """trafilatura's (htmldate's) YYYY-MM-DD, read as midnight UTC: it carries no zone."""
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return None
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _doc_tags(doc: Any) -> tuple[str, ...]:
+    raw = list(_field(doc, "tags") or []) + list(_field(doc, "categories") or [])
+    return tuple(dict.fromkeys(str(t).strip() for t in raw if str(t).strip()))

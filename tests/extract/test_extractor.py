@@ -1,0 +1,136 @@
+"""The Extractor stage: FetchedPage in, Article out, with fallbacks and status."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from daemon.extract.extractor import Extractor
+from daemon.extract.pool import ExtractPool
+from daemon.records import ExtractionStatus, FeedEntry, FetchedPage, Origin
+from daemon.settings import ExtractSettings
+
+SEEDS = Path(__file__).parents[2] / "seeds"
+NOW = datetime(2024, 1, 1, tzinfo=UTC)
+PARAGRAPH = "The council approved the plan on Monday after a long debate about costs. " * 5
+
+
+def _page(
+    body: bytes = b"",
+    *,
+    url: str = "https://news.example.com/a/1?utm_source=x",
+    failure: ExtractionStatus | None = None,
+    text: bool = False,
+    content: str | None = None,
+    summary: str | None = None,
+) -> FetchedPage:
+    entry = FeedEntry(
+        origin=Origin(kind="feed", id="f"),
+        url=url,
+        title="Feed title",
+        content=content,
+        summary=summary,
+        authors=("By Ann Lee", "Associated Press"),
+    )
+    return FetchedPage(entry, url, 200, "text/html", body, NOW, failure, text)
+
+
+def _html(extra_head: str = "", body: str = PARAGRAPH) -> bytes:
+    return (
+        f"<html><head><title>T</title>{extra_head}</head><body><article><h1>Headline here</h1>"
+        f"<p>{body}</p><p>{body}</p></article></body></html>"
+    ).encode()
+
+
+@pytest.fixture
+def extractor(pool: ExtractPool) -> Extractor:
+    return Extractor(ExtractSettings(), pool=pool)
+
+
+async def test_seed_capture_becomes_clean_article(extractor: Extractor) -> None:
+    """A text capture goes through the cleaner: title, body, agency, language."""
+    body = (SEEDS / "000_24d017f70a831444.txt").read_bytes()
+    article = await extractor(_page(body, text=True))
+    assert article.extraction == "ok"
+    assert article.title == "Pentagon Confirms Russian Troops Have Left Ukraine"
+    assert "Leave a Reply" not in article.text
+    assert article.syndication == "EFE"
+    assert article.language == "en"
+    assert article.authors == ("Ann Lee",)  # from the feed; the feed's agency is syndication too
+    assert article.canonical_url == "https://news.example.com/a/1"
+
+
+async def test_html_page_uses_declared_metadata(extractor: Extractor) -> None:
+    """HTML: body from trafilatura, metadata from JSON-LD, same-site canonical link."""
+    ld = {"@type": "NewsArticle", "headline": "Declared", "datePublished": "2024-02-03T04:05:06Z"}
+    head = (
+        f'<script type="application/ld+json">{json.dumps(ld)}</script>'
+        '<link rel="canonical" href="/a/1-canonical">'
+    )
+    article = await extractor(_page(_html(head)))
+    assert article.extraction == "ok"
+    assert article.title == "Declared"
+    assert article.published_at == datetime(2024, 2, 3, 4, 5, 6, tzinfo=UTC)
+    assert "council approved the plan" in article.text
+    assert article.canonical_url == "https://news.example.com/a/1-canonical"
+
+
+async def test_foreign_canonical_is_ignored(extractor: Extractor) -> None:
+    """A canonical link to another site (a syndication partner) is not trusted."""
+    article = await extractor(_page(_html('<link rel="canonical" href="https://other.org/x">')))
+    assert article.canonical_url == "https://news.example.com/a/1"
+
+
+async def test_paywalled_page_is_flagged(extractor: Extractor) -> None:
+    """JSON-LD isAccessibleForFree=false marks the article paywalled."""
+    ld = {"@type": "NewsArticle", "headline": "Paid", "isAccessibleForFree": False}
+    head = f'<script type="application/ld+json">{json.dumps(ld)}</script>'
+    article = await extractor(_page(_html(head)))
+    assert article.extraction == "paywalled"
+
+
+@pytest.mark.parametrize("failure", ["blocked", "not_html", "too_large", "timeout"])
+async def test_failed_fetch_falls_back_to_feed_content(
+    extractor: Extractor, failure: ExtractionStatus
+) -> None:
+    """A page that could not be fetched uses the feed's content, cleaned of HTML."""
+    content = f"<p>{PARAGRAPH}</p><p>The post X appeared first on Y</p>"
+    article = await extractor(_page(failure=failure, content=content))
+    assert article.extraction == "feed_content"
+    assert article.text == PARAGRAPH.strip()
+    assert article.title == "Feed title"
+
+
+@pytest.mark.parametrize("failure", ["blocked", "not_html", "too_large", "timeout"])
+async def test_failure_passes_through_without_feed_content(
+    extractor: Extractor, failure: ExtractionStatus
+) -> None:
+    """With nothing to fall back on, the fetch failure is the status."""
+    article = await extractor(_page(failure=failure))
+    assert article.extraction == failure
+    assert article.text == ""
+
+
+async def test_textless_page_uses_feed_summary_or_is_empty(extractor: Extractor) -> None:
+    """A page with no text falls back to the summary; with no summary either it is `empty`."""
+    empty = b"<html><body><nav>Home</nav></body></html>"
+    with_summary = await extractor(_page(empty, summary=f"<b>{PARAGRAPH}</b>"))
+    assert with_summary.extraction == "feed_content"
+    assert with_summary.summary == PARAGRAPH.strip()
+    nothing = await extractor(_page(empty))
+    assert nothing.extraction == "empty"
+
+
+async def test_extraction_timeout_falls_back_without_stalling() -> None:
+    """An extraction past its timeout yields status `timeout` (no feed content) promptly."""
+    pool = ExtractPool(workers=1, timeout=0.001, max_tasks=10)
+    extractor = Extractor(ExtractSettings(), pool=pool)
+    await extractor.start()
+    try:
+        article = await extractor(_page(_html(body=PARAGRAPH * 200)))
+    finally:
+        pool.close_now()
+    assert article.extraction == "timeout"

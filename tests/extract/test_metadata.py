@@ -1,0 +1,95 @@
+"""Declared page metadata: JSON-LD in its many shapes, OpenGraph and meta tags, dates."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from daemon.extract.metadata import page_metadata, parse_date_iso
+
+
+def _page(ld: object | None = None, head: str = "") -> str:
+    script = f'<script type="application/ld+json">{json.dumps(ld)}</script>' if ld else ""
+    return f"<html lang='en-GB'><head>{head}{script}</head><body><p>x</p></body></html>"
+
+
+ARTICLE = {
+    "@type": "NewsArticle",
+    "headline": "Declared headline",
+    "datePublished": "2024-05-01T10:00:00+02:00",
+    "dateModified": "2024-05-01T12:00:00Z",
+    "author": [{"@type": "Person", "name": "By Ann Lee"}, {"name": "Reuters"}],
+    "publisher": {"@type": "Organization", "name": "Example Times"},
+    "keywords": "politics, europe",
+    "isAccessibleForFree": "False",
+    "articleBody": "Body text.",
+}
+
+
+@pytest.mark.parametrize(
+    "ld",
+    [
+        pytest.param(ARTICLE, id="object"),
+        pytest.param([{"@type": "WebPage"}, ARTICLE], id="list"),
+        pytest.param({"@context": "https://schema.org", "@graph": [ARTICLE]}, id="graph"),
+        pytest.param({**ARTICLE, "@type": "ReportageNewsArticle"}, id="reportage"),
+        pytest.param({**ARTICLE, "@type": ["Article", "NewsArticle"]}, id="type-list"),
+    ],
+)
+def test_json_ld_article_shapes(ld: object) -> None:
+    """An article object is found in lists and @graph, typed by any article subtype."""
+    meta = page_metadata(_page(ld))
+    assert meta.title == "Declared headline"
+    assert meta.authors == ("Ann Lee",)  # "By" stripped, the agency moved out
+    assert meta.agencies == ("Reuters",)
+    assert meta.published_at == datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+    assert meta.modified_at == datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    assert meta.site_name == "Example Times"
+    assert meta.tags == ("politics", "europe")
+    assert meta.not_free is True
+    assert meta.article_body == "Body text."
+
+
+def test_open_graph_and_meta_tags_fill_in_without_json_ld() -> None:
+    """Without JSON-LD, OpenGraph and article:* meta tags are used."""
+    head = (
+        '<meta property="og:title" content="OG title">'
+        '<meta property="og:site_name" content="Site">'
+        '<meta property="og:image" content="https://img.example/a.jpg">'
+        '<meta property="article:published_time" content="2023-01-02T03:04:05-0500">'
+        '<meta property="article:tag" content="one"><meta property="article:tag" content="two">'
+        '<meta name="author" content="Jo Smith">'
+        '<link rel="canonical" href="https://example.com/a">'
+    )
+    meta = page_metadata(_page(head=head))
+    assert meta.title == "OG title"
+    assert meta.site_name == "Site"
+    assert meta.image == "https://img.example/a.jpg"
+    assert meta.published_at == datetime(2023, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=-5)))
+    assert meta.tags == ("one", "two")
+    assert meta.authors == ("Jo Smith",)
+    assert meta.canonical == "https://example.com/a"
+    assert meta.language == "en"
+    assert meta.not_free is False
+
+
+def test_broken_json_ld_is_ignored() -> None:
+    """Malformed JSON-LD does not raise; the page simply declares nothing there."""
+    html = "<html><head><script type='application/ld+json'>{oops</script></head></html>"
+    assert page_metadata(html).title is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-01-02", datetime(2024, 1, 2, tzinfo=UTC)),
+        ("2024-01-02T03:04:05Z", datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)),
+        ("not a date", None),
+        (None, None),
+    ],
+)
+def test_iso_dates_are_always_aware(value: object, expected: datetime | None) -> None:
+    """Declared dates parse to aware datetimes; zone-less ones are UTC."""
+    assert parse_date_iso(value) == expected
