@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS feed_state (
     last_success_at REAL,
     last_new_item_at REAL,
     entry_rate REAL,
+    feed_ttl REAL,
     redirect_url TEXT,
     redirect_count INTEGER NOT NULL DEFAULT 0,
     retired INTEGER NOT NULL DEFAULT 0
@@ -76,7 +77,8 @@ class FeedState:
     polls_since_full: int = 0
     last_success_at: float | None = None
     last_new_item_at: float | None = None
-    entry_rate: float | None = None
+    entry_rate: float | None = None  # EWMA of new entries per day
+    feed_ttl: float | None = None  # seconds the feed itself asked for (<ttl>, sy:updatePeriod)
     redirect_url: str | None = None
     redirect_count: int = 0
     retired: bool = False
