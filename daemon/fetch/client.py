@@ -1,0 +1,408 @@
+"""`HttpFetcher`: the one safe, polite HTTP client of the daemon (implements `Fetch`).
+
+What a `get` promises:
+- Only http/https URLs, and only public addresses (or `fetch.allow_private_networks`).  The
+  address is checked when the TCP connection is opened (`GuardedBackend`), on the addresses the
+  name resolved to at that moment, and the connection goes to that vetted IP: no DNS-rebinding gap.
+- Redirects are followed by hand, at most `max_redirects`, each hop re-checked and recorded as a
+  `Hop(status, location)`.
+- Timeouts: connect and read per phase, plus `timeout.total` for one exchange (headers and body);
+  waiting for a politeness slot does not count against it.
+- The body is capped on the wire (`max_body_bytes`) and after decompression
+  (`max_decompressed_bytes`), decoding incrementally so a compression bomb is refused after
+  inflating at most the cap.
+- Every failure is a `FetchError` with a counted `reason`; HTTP error statuses are returned.
+
+    reason               retryable   raised for
+    timeout              yes         connect/read/pool timeout, total deadline
+    connect_error        yes         DNS failure, refused or reset connection
+    network_error        yes         read/write error after connecting
+    protocol_error       yes / no    the server broke HTTP (remote) / we could not speak it (local)
+    tls_error            no          certificate or handshake failure
+    too_large            no          body over a cap
+    too_many_redirects   no          more than `max_redirects` hops
+    bad_scheme, bad_url  no          not http(s), no host, malformed
+    bad_encoding         no          unknown Content-Encoding or corrupt compressed data
+    blocked_address      no          `BlockedAddress`: the SSRF guard refused the target
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+import httpcore
+import httpx
+import structlog
+
+from daemon import __version__
+from daemon.errors import BlockedAddress, FetchError
+from daemon.fetch.decoding import BodyReader
+from daemon.fetch.guard import AddressPolicy, parse_address, scheme_refusal
+from daemon.fetch.hosts import Politeness
+from daemon.fetch.http import Hop, HttpResponse, RequestKind
+from daemon.retry import parse_retry_after
+from daemon.settings import FetchSettings
+
+log = structlog.get_logger(__name__)
+
+OnResponse = Callable[[HttpResponse, RequestKind], Awaitable[None]]
+Resolve = Callable[[str, int], Awaitable[list[str]]]
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+ACCEPT = {
+    "feed": "application/rss+xml, application/atom+xml, application/feed+json, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
+    "page": "text/html, application/xhtml+xml;q=0.9, text/plain;q=0.8, */*;q=0.5",
+    "robots": "text/plain, */*;q=0.5",
+}
+
+
+async def system_resolve(host: str, port: int) -> list[str]:
+    """The addresses `host` resolves to now, in resolver order, without duplicates."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """An httpcore network backend that resolves, vets and then connects to an IP address.
+
+    TLS still uses the URL's host name for SNI and certificate checks (httpcore passes it to
+    `start_tls`), and the Host header is untouched.  Addresses the policy refuses are skipped;
+    when none is left, `BlockedAddress` is raised.
+    """
+
+    def __init__(
+        self,
+        policy: AddressPolicy,
+        *,
+        inner: httpcore.AsyncNetworkBackend | None = None,
+        resolve: Resolve = system_resolve,
+    ) -> None:
+        self._policy = policy
+        self._inner = inner or httpcore.AnyIOBackend()
+        self._resolve = resolve
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's signature
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await self.vetted(host, port, timeout)
+        error: Exception = httpcore.ConnectError(f"no address for {host}")
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc
+        raise error
+
+    async def vetted(self, host: str, port: int, deadline: float | None) -> list[str]:
+        """The addresses of `host` the policy allows; raises `BlockedAddress` when none is."""
+        try:
+            async with asyncio.timeout(deadline):
+                addresses = await self._resolve(host, port)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"resolving {host}") from None
+        except OSError as exc:
+            raise httpcore.ConnectError(f"resolving {host}: {exc}") from exc
+        allowed: list[str] = []
+        refused: list[str] = []
+        for text in addresses:
+            address = parse_address(text)
+            why = "unparseable" if address is None else self._policy.check(address)
+            (refused if why else allowed).append(text if why is None else f"{text} ({why})")
+        if not allowed:
+            raise BlockedAddress(f"{host} resolves to {', '.join(refused) or 'nothing'}")
+        return allowed
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's signature
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise BlockedAddress(f"unix socket {path}")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _CoreStream(httpx.AsyncByteStream):
+    def __init__(self, stream: AsyncIterator[bytes] | Any) -> None:
+        self._stream = stream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for part in self._stream:
+            yield part
+
+    async def aclose(self) -> None:
+        if hasattr(self._stream, "aclose"):
+            await self._stream.aclose()
+
+
+class GuardedTransport(httpx.AsyncBaseTransport):
+    """An httpx transport over an httpcore pool whose connections go through `GuardedBackend`.
+
+    Built on public httpcore API only; httpcore exceptions escape as they are and are
+    translated by `HttpFetcher` (with httpx's).
+    """
+
+    def __init__(
+        self,
+        backend: httpcore.AsyncNetworkBackend,
+        *,
+        limits: httpx.Limits,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=backend,
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        core = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=request.url.raw_scheme,
+                host=request.url.raw_host,
+                port=request.url.port,
+                target=request.url.raw_path,
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        response = await self._pool.handle_async_request(core)
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_CoreStream(response.stream),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+
+
+def user_agent(settings: FetchSettings) -> str:
+    """The honest User-Agent: the template filled with our version and contact URL."""
+    return settings.user_agent.format(version=__version__, contact=settings.contact_url)
+
+
+def _limits(settings: FetchSettings) -> httpx.Limits:
+    return httpx.Limits(
+        max_connections=settings.global_concurrency,
+        max_keepalive_connections=min(settings.global_concurrency, 32),
+        keepalive_expiry=30.0,
+    )
+
+
+class HttpFetcher:
+    """GET one URL safely and politely; see the module docstring for the promises.
+
+    `politeness` defaults to one built from `settings` (share ONE instance between feed polls and
+    article fetches).  `on_response` is awaited with every response received, redirect hops
+    included, and the request kind; its failures are logged, never raised.  `transport` replaces
+    the guarded transport (tests, benchmarks); `backend` and `resolve` replace the network
+    backend under the guard and the DNS lookup (the guard still runs).
+    """
+
+    def __init__(
+        self,
+        settings: FetchSettings,
+        *,
+        politeness: Politeness | None = None,
+        on_response: OnResponse | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        backend: httpcore.AsyncNetworkBackend | None = None,
+        resolve: Resolve = system_resolve,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._settings = settings
+        self._policy = AddressPolicy.from_cidrs(settings.allow_private_networks)
+        self._politeness = politeness or Politeness.from_settings(settings)
+        self._on_response = on_response
+        self._now = now
+        guarded = GuardedBackend(self._policy, inner=backend, resolve=resolve)
+        timeout = settings.timeout
+        self._client = httpx.AsyncClient(
+            transport=transport or GuardedTransport(guarded, limits=_limits(settings)),
+            timeout=httpx.Timeout(
+                connect=timeout.connect, read=timeout.read, write=timeout.read, pool=timeout.total
+            ),
+            follow_redirects=False,
+            trust_env=False,
+            headers={"User-Agent": user_agent(settings), "Accept-Encoding": "gzip, deflate"},
+        )
+
+    @property
+    def politeness(self) -> Politeness:
+        """The politeness budget this client spends (share it with other fetching code)."""
+        return self._politeness
+
+    async def __aenter__(self) -> HttpFetcher:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every pooled connection."""
+        await self._client.aclose()
+
+    async def get(
+        self, url: str, *, kind: RequestKind, headers: Mapping[str, str] | None = None
+    ) -> HttpResponse:
+        """GET `url`, following redirects; see `Fetch.get`."""
+        hops: list[Hop] = []
+        current = url
+        while True:
+            response = await self._exchange(current, kind, headers)
+            location = _redirect_target(response)
+            if location is None:
+                return _with_history(response, url, tuple(hops))
+            hops.append(Hop(response.status, location))
+            if len(hops) > self._settings.max_redirects:
+                raise FetchError("too_many_redirects", f"{len(hops)} hops from {url}")
+            current = location
+
+    async def _exchange(
+        self, url: str, kind: RequestKind, headers: Mapping[str, str] | None
+    ) -> HttpResponse:
+        self._refuse_early(url)
+        async with self._politeness.slot(url):
+            try:
+                async with asyncio.timeout(self._settings.timeout.total):
+                    response = await self._send(url, kind, headers)
+            except FetchError:
+                raise
+            except TimeoutError:
+                raise FetchError("timeout", f"total deadline: {url}", retryable=True) from None
+            except Exception as exc:
+                raise translate(exc, url) from exc
+        self._defer_on_retry_after(response)
+        await self._notify(response, kind)
+        return response
+
+    async def _send(
+        self, url: str, kind: RequestKind, headers: Mapping[str, str] | None
+    ) -> HttpResponse:
+        request = self._client.build_request(
+            "GET", url, headers={"Accept": ACCEPT[kind], **(headers or {})}
+        )
+        reader = BodyReader(
+            max_wire=self._settings.max_body_bytes,
+            max_decoded=self._settings.max_decompressed_bytes,
+        )
+        response = await self._client.send(request, stream=True)
+        try:
+            body = await reader.read(response.headers, response.aiter_raw())
+        finally:
+            await response.aclose()
+        return HttpResponse(
+            url=url,
+            final_url=url,
+            status=response.status_code,
+            headers={k.lower(): v for k, v in response.headers.items()},
+            body=body,
+            fetched_at=self._now(),
+            raw_request_headers=dict(request.headers.items()),
+        )
+
+    def _refuse_early(self, url: str) -> None:
+        """Refuse bad schemes and literal refused IPs before queueing for a slot."""
+        why = scheme_refusal(url)
+        if why is not None:
+            raise FetchError(why, url)
+        host = httpx.URL(url).host
+        address = parse_address(host)
+        if address is not None and (refused := self._policy.check(address)) is not None:
+            raise BlockedAddress(f"{host} ({refused})")
+
+    def _defer_on_retry_after(self, response: HttpResponse) -> None:
+        if response.status in (429, 503):
+            delay = parse_retry_after(response.headers.get("retry-after"), now=response.fetched_at)
+            if delay is not None:
+                self._politeness.defer(response.final_url, delay)
+
+    async def _notify(self, response: HttpResponse, kind: RequestKind) -> None:
+        if self._on_response is None:
+            return
+        try:
+            await self._on_response(response, kind)
+        except Exception as exc:  # an archive failure must not fail the fetch
+            log.warning("fetch.on_response_failed", url=response.final_url, error=repr(exc))
+
+
+def _redirect_target(response: HttpResponse) -> str | None:
+    location = response.headers.get("location")
+    if response.status not in REDIRECT_STATUSES or not location:
+        return None
+    try:
+        return str(httpx.URL(response.url).join(location.strip()))
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise FetchError("bad_url", f"redirect to {location!r}: {exc}") from exc
+
+
+def _with_history(response: HttpResponse, url: str, hops: tuple[Hop, ...]) -> HttpResponse:
+    return HttpResponse(
+        url=url,
+        final_url=response.url,
+        status=response.status,
+        headers=response.headers,
+        body=response.body,
+        fetched_at=response.fetched_at,
+        redirects=hops,
+        raw_request_headers=response.raw_request_headers,
+    )
+
+
+_TRANSLATIONS: tuple[tuple[tuple[type[Exception], ...], str, bool], ...] = (
+    ((httpx.TimeoutException, httpcore.TimeoutException, TimeoutError), "timeout", True),
+    ((httpx.UnsupportedProtocol, httpcore.UnsupportedProtocol), "bad_scheme", False),
+    ((httpx.InvalidURL,), "bad_url", False),
+    ((httpx.RemoteProtocolError, httpcore.RemoteProtocolError), "protocol_error", True),
+    ((httpx.LocalProtocolError, httpcore.LocalProtocolError), "protocol_error", False),
+    ((httpx.ConnectError, httpcore.ConnectError), "connect_error", True),
+    ((httpx.NetworkError, httpcore.NetworkError, OSError), "network_error", True),
+    ((httpx.DecodingError,), "bad_encoding", False),
+)
+
+
+def translate(exc: BaseException, url: str) -> FetchError:
+    """The most specific `FetchError` for a foreign exception raised while fetching `url`."""
+    if _caused_by_ssl(exc):
+        return FetchError("tls_error", f"{url}: {exc}")
+    for types, reason, retryable in _TRANSLATIONS:
+        if isinstance(exc, types):
+            return FetchError(reason, f"{url}: {exc!r}", retryable=retryable)
+    return FetchError("http_error", f"{url}: {exc!r}")
+
+
+def _caused_by_ssl(exc: BaseException | None) -> bool:
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
