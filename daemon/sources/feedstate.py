@@ -109,7 +109,11 @@ class FeedStateRepo:
         self.seen_max = seen_max  # keys remembered per feed, newest first
 
     async def start(self) -> None:
-        await self.store.migrate(SCHEMA)
+        """Create the tables (idempotent)."""
+        # Statement by statement: `Store.migrate` uses executescript, which commits the
+        # store's open transaction and then fails its COMMIT.
+        statements = [s.strip() for s in SCHEMA.split(";") if s.strip()]
+        await self.store.run(lambda c: [c.execute(s) for s in statements])
 
     async def load(self) -> dict[str, FeedState]:
         """Every stored feed state by feed id."""
