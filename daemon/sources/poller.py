@@ -203,7 +203,7 @@ class Poller:
             queue.put_nowait(None)
 
     async def _work(self, queue: asyncio.Queue[str | None], *, until_empty: bool) -> None:
-        """`poll.concurrency` workers drain `queue`; None (or an empty queue, `until_empty`) ends one."""
+        """`poll.concurrency` workers drain `queue`; None (or no work, `until_empty`) ends one."""
 
         async def worker() -> None:
             while True:
