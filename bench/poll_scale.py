@@ -25,6 +25,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import ClassVar
 
 import structlog
 
@@ -66,8 +67,7 @@ class FeedServer(asyncio.Protocol):
     GET /_round/<fraction>: bump the version of that fraction of the feeds (chosen at random).
     """
 
-    versions: dict[int, int] = {}
-    bodies: dict[tuple[int, int], bytes] = {}
+    versions: ClassVar[dict[int, int]] = {}  # feed → version, shared by every connection
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport: asyncio.Transport = transport  # type: ignore[assignment]
@@ -94,7 +94,7 @@ class FeedServer(asyncio.Protocol):
             return (
                 f"HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\nContent-Length: 0\r\n\r\n".encode()
             )
-        body = self.bodies.get((feed, version)) or feed_body(feed, version)
+        body = feed_body(feed, version)
         return (
             f"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nETag: {etag}\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"

@@ -16,7 +16,7 @@ Times are stored as UNIX seconds (REAL).  Nothing here decides anything: the pol
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import astuple, dataclass, fields
 
 from daemon.records import FeedSpec
@@ -97,6 +97,10 @@ _UPSERT = (
     f"INSERT INTO feed_state ({', '.join(_COLUMNS)}) VALUES ({_PLACEHOLDERS}) "  # noqa: S608
     f"ON CONFLICT(feed_id) DO UPDATE SET {_ASSIGN}"
 )
+_MARK_SEEN = (
+    "INSERT INTO feed_seen (feed_id, item_key, updated, first_seen) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT(feed_id, item_key) DO UPDATE SET updated = excluded.updated"
+)
 SeenKey = tuple[str, str | None]  # (item key, the entry's `updated` value or None)
 
 
@@ -141,13 +145,21 @@ class FeedStateRepo:
 
     async def mark_seen(self, feed_id: str, keys: Sequence[SeenKey], *, now: float) -> None:
         """Remember keys (insert, or update the `updated` value); first-seen time is kept."""
-        sql = (
-            "INSERT INTO feed_seen (feed_id, item_key, updated, first_seen) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(feed_id, item_key) DO UPDATE SET updated = excluded.updated"
-        )
         rows = [(feed_id, key, updated, now) for key, updated in keys]
         if rows:
-            await self.store.run(lambda c: c.executemany(sql, rows))
+            await self.store.run(lambda c: c.executemany(_MARK_SEEN, rows))
+
+    async def record_seen(self, keys: Mapping[str, Sequence[SeenKey]], *, now: float) -> None:
+        """`mark_seen` then `prune_seen` for several feeds, in one transaction."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            for feed_id, feed_keys in keys.items():
+                rows = [(feed_id, key, updated, now) for key, updated in feed_keys]
+                conn.executemany(_MARK_SEEN, rows)
+                self._prune(conn, feed_id, now - self.seen_window)
+
+        if keys:
+            await self.store.run(write)
 
     async def prune_seen(self, feed_id: str, *, now: float) -> int:
         """Forget keys older than the window and beyond the per-feed bound; returns the count."""

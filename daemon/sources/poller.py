@@ -152,9 +152,7 @@ class Poller:
         """Write seen keys, aliases and changed feed states to the store."""
         now = self.now().timestamp()
         seen, self._seen_pending = self._seen_pending, defaultdict(list)
-        for feed_id, keys in seen.items():
-            await self.repo.mark_seen(feed_id, keys, now=now)
-            await self.repo.prune_seen(feed_id, now=now)
+        await self.repo.record_seen(seen, now=now)
         aliases, self._aliases = self._aliases, []
         for url, feed_id in aliases:
             await self.repo.add_alias(url, feed_id)
