@@ -47,8 +47,8 @@ def specs_from_config(feeds: Sequence[FeedConfig]) -> list[FeedSpec]:
     by_id: dict[str, int] = {}
     by_url: dict[str, int] = {}
     for index, spec in enumerate(specs):
-        _reject_duplicate(by_id, spec.feed_id, index, "id")
         _reject_duplicate(by_url, canonical_url(spec.url), index, "url")
+        _reject_duplicate(by_id, spec.feed_id, index, "id")
     return specs
 
 

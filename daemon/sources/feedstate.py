@@ -16,7 +16,7 @@ Times are stored as UNIX seconds (REAL).  Nothing here decides anything: the pol
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import astuple, dataclass, fields
 
 from daemon.records import FeedSpec
@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS feed_state (
     last_success_at REAL,
     last_new_item_at REAL,
     entry_rate REAL,
+    feed_ttl REAL,
     redirect_url TEXT,
     redirect_count INTEGER NOT NULL DEFAULT 0,
     retired INTEGER NOT NULL DEFAULT 0
@@ -76,7 +77,8 @@ class FeedState:
     polls_since_full: int = 0
     last_success_at: float | None = None
     last_new_item_at: float | None = None
-    entry_rate: float | None = None
+    entry_rate: float | None = None  # EWMA of new entries per day
+    feed_ttl: float | None = None  # seconds the feed itself asked for (<ttl>, sy:updatePeriod)
     redirect_url: str | None = None
     redirect_count: int = 0
     retired: bool = False
@@ -95,6 +97,10 @@ _UPSERT = (
     f"INSERT INTO feed_state ({', '.join(_COLUMNS)}) VALUES ({_PLACEHOLDERS}) "  # noqa: S608
     f"ON CONFLICT(feed_id) DO UPDATE SET {_ASSIGN}"
 )
+_MARK_SEEN = (
+    "INSERT INTO feed_seen (feed_id, item_key, updated, first_seen) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT(feed_id, item_key) DO UPDATE SET updated = excluded.updated"
+)
 SeenKey = tuple[str, str | None]  # (item key, the entry's `updated` value or None)
 
 
@@ -107,7 +113,11 @@ class FeedStateRepo:
         self.seen_max = seen_max  # keys remembered per feed, newest first
 
     async def start(self) -> None:
-        await self.store.migrate(SCHEMA)
+        """Create the tables (idempotent)."""
+        # Statement by statement: `Store.migrate` uses executescript, which commits the
+        # store's open transaction and then fails its COMMIT.
+        statements = [s.strip() for s in SCHEMA.split(";") if s.strip()]
+        await self.store.run(lambda c: [c.execute(s) for s in statements])
 
     async def load(self) -> dict[str, FeedState]:
         """Every stored feed state by feed id."""
@@ -135,13 +145,21 @@ class FeedStateRepo:
 
     async def mark_seen(self, feed_id: str, keys: Sequence[SeenKey], *, now: float) -> None:
         """Remember keys (insert, or update the `updated` value); first-seen time is kept."""
-        sql = (
-            "INSERT INTO feed_seen (feed_id, item_key, updated, first_seen) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(feed_id, item_key) DO UPDATE SET updated = excluded.updated"
-        )
         rows = [(feed_id, key, updated, now) for key, updated in keys]
         if rows:
-            await self.store.run(lambda c: c.executemany(sql, rows))
+            await self.store.run(lambda c: c.executemany(_MARK_SEEN, rows))
+
+    async def record_seen(self, keys: Mapping[str, Sequence[SeenKey]], *, now: float) -> None:
+        """`mark_seen` then `prune_seen` for several feeds, in one transaction."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            for feed_id, feed_keys in keys.items():
+                rows = [(feed_id, key, updated, now) for key, updated in feed_keys]
+                conn.executemany(_MARK_SEEN, rows)
+                self._prune(conn, feed_id, now - self.seen_window)
+
+        if keys:
+            await self.store.run(write)
 
     async def prune_seen(self, feed_id: str, *, now: float) -> int:
         """Forget keys older than the window and beyond the per-feed bound; returns the count."""
