@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import signal
 import sys
-from collections.abc import AsyncIterator
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -19,13 +25,292 @@ import structlog
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
-from daemon.errors import SinkError
+from daemon.dedup.deduper import Deduper
+from daemon.errors import ConfigError, SinkError
+from daemon.extract.command import extract_paths
+from daemon.extract.extractor import Extractor
+from daemon.fetch.client import HttpFetcher
+from daemon.fetch.fetcher import Fetcher
 from daemon.observability.logging import configure
+from daemon.observability.metrics import Metrics
+from daemon.pipeline import Pipeline
 from daemon.settings import Settings, dump
+from daemon.sinks.base import Sink
 from daemon.sinks.embedded import EmbeddedBroker
-from daemon.sinks.kafka import client_options, topic_names
+from daemon.sinks.jsonl import JsonlSink
+from daemon.replay.archive import ArchiveWriter
+from daemon.replay.progress import ReplayProgress
+from daemon.replay.rate import RateLimiter
+from daemon.replay.source import ReplaySource
+from daemon.sinks.kafka import KafkaSink, client_options, topic_names
+from daemon.sources.feedstate import FeedStateRepo
+from daemon.sources.opml import import_opml, list_feeds, load_feeds
+from daemon.sources.poller import Poller
+from daemon.state.sqlite import Store
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Runtime:
+    """The process-wide resources of one run, opened in order and closed in reverse."""
+
+    settings: Settings
+    store: Store
+    sink: Sink
+    http: HttpFetcher
+    pipeline: Pipeline
+    metrics: Metrics
+
+
+@contextlib.asynccontextmanager
+async def runtime(
+    settings: Settings,
+    sink: Sink,
+    *,
+    extra_headers: dict[str, str] | None = None,
+    on_outcome: Callable[[str], None] | None = None,
+) -> AsyncIterator[Runtime]:
+    """Open store, sink, HTTP client and stages; start the pipeline; close all on exit."""
+    async with contextlib.AsyncExitStack() as stack:
+        store = Store.in_dir(settings.state.dir)
+        await store.open()
+        stack.push_async_callback(store.close)
+        await sink.start()
+        stack.push_async_callback(sink.close)
+        archive = await _archive(settings, stack)
+        http = HttpFetcher(settings.fetch, on_response=archive.record if archive else None)
+        stack.push_async_callback(http.aclose)
+        extractor = Extractor(settings.extract)
+        await extractor.start()
+        stack.push_async_callback(extractor.close)
+        deduper = Deduper(settings.dedup, store)
+        await deduper.start()
+        stack.push_async_callback(deduper.close)
+        metrics = Metrics()
+        pipeline = Pipeline(
+            settings.pipeline,
+            fetcher=Fetcher(settings.fetch, http),
+            extractor=extractor,
+            deduper=deduper,
+            sink=sink,
+            metrics=metrics,
+            extract_workers=max(2, 2 * extractor.pool.workers),
+            max_in_flight=settings.kafka.max_in_flight,
+            extra_headers=extra_headers,
+            on_outcome=on_outcome,
+        )
+        pipeline.start()
+        stack.push_async_callback(pipeline.stop)
+        yield Runtime(settings, store, sink, http, pipeline, metrics)
+
+
+async def _archive(settings: Settings, stack: contextlib.AsyncExitStack) -> ArchiveWriter | None:
+    if not settings.archive.enabled:
+        return None
+    writer = ArchiveWriter(settings.archive)
+    stack.push_async_callback(writer.close)
+    return writer
+
+
+def make_sink(settings: Settings, spec: str = "kafka") -> Sink:
+    """`kafka` (the configured or embedded broker) or `jsonl:FILE`."""
+    if spec == "kafka":
+        if not settings.kafka.bootstrap_servers:
+            raise ConfigError("kafka.bootstrap_servers", "no Kafka address and no embedded broker")
+        return KafkaSink(settings.kafka, settings.kafka.bootstrap_servers)
+    if spec.startswith("jsonl:") and len(spec) > len("jsonl:"):
+        return JsonlSink(Path(spec.removeprefix("jsonl:")))
+    raise ConfigError("sink", f"unknown sink {spec!r}: use kafka or jsonl:FILE")
+
+
+# -- newsd run ---------------------------------------------------------------------------------
+
+
+async def run(settings: Settings, *, once: bool) -> int:
+    """Poll the feeds and publish; with `once`, poll every feed once, drain, flush and return."""
+    configure(settings.log.level, settings.log.format)
+    async with broker_for(settings) as (resolved, _):
+        async with runtime(resolved, make_sink(resolved)) as rt:
+            feeds = FeedStateRepo(rt.store)
+            specs = await load_feeds(feeds, resolved.feeds)
+            poller = Poller(resolved.poll, specs, rt.http, feeds, rt.pipeline.feed)
+            await poller.start()
+            log.info("daemon.started", feeds=len(specs), once=once)
+            if once:
+                await _run_once(rt, poller)
+            else:
+                await _run_forever(rt, poller)
+            rt.metrics.merge("poll", poller.counts)
+            _log_summary(rt.metrics)
+    return 0
+
+
+async def _run_once(rt: Runtime, poller: Poller) -> None:
+    await poller.run_once()
+    await rt.pipeline.drain()
+    await poller.close()
+
+
+async def _run_forever(rt: Runtime, poller: Poller) -> None:
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    reporter = asyncio.create_task(_report(rt, poller, stop))
+    await poller.run(stop)
+    log.info("daemon.stopping", grace_s=rt.settings.pipeline.shutdown_grace)
+    drained = await rt.pipeline.drain(timeout=rt.settings.pipeline.shutdown_grace)
+    if not drained:
+        log.warning("daemon.drain_timeout", note="unfinished entries will be redone")
+    await poller.close()
+    reporter.cancel()
+
+
+async def _report(rt: Runtime, poller: Poller, stop: asyncio.Event, every: float = 60.0) -> None:
+    """A periodic `daemon.stats` line with every counter: the operator's health view."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+        rt.metrics.merge("poll", poller.counts)
+        log.info("daemon.stats", **_flat(rt.metrics.snapshot()))
+
+
+def _log_summary(metrics: Metrics) -> None:
+    log.info("daemon.summary", **_flat(metrics.snapshot()))
+
+
+def _flat(counts: dict[str, int]) -> dict[str, int]:
+    return {key.replace(".", "_"): value for key, value in counts.items()}
+
+
+# -- newsd replay ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    paths: list[Path]
+    sink: str = "kafka"
+    topic_prefix: str | None = None
+    rate: float | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    fresh_state: bool = False
+
+
+async def replay(settings: Settings, options: ReplayOptions) -> int:
+    """Replay archives through the live stages; print a summary; 0 when everything was read."""
+    configure(settings.log.level, settings.log.format)
+    settings = _replay_settings(settings, options)
+    run_id = _run_id()
+    source = ReplaySource(options.paths, since=options.since, until=options.until, run_id=run_id)
+    progress = ReplayProgress(
+        total=source.total_bytes, tty=_stderr_isatty(), position=lambda: source.bytes_done
+    )
+    with _fresh_state(settings, options.fresh_state) as settings:
+        async with contextlib.AsyncExitStack() as stack:
+            resolved = settings
+            if options.sink == "kafka":
+                resolved, _ = await stack.enter_async_context(broker_for(settings))
+            sink = make_sink(resolved, options.sink)
+            headers = {"newsd_replay": run_id}
+            rt = await stack.enter_async_context(
+                runtime(resolved, sink, extra_headers=headers, on_outcome=progress.advance)
+            )
+            await _replay_items(rt, source, progress, options.rate)
+    summary = progress.close(source.stats)
+    print(json.dumps({"run_id": run_id, **summary}, indent=2, default=str))
+    return 0
+
+
+async def _replay_items(
+    rt: Runtime, source: ReplaySource, progress: ReplayProgress, rate: float | None
+) -> None:
+    limiter = RateLimiter(rate) if rate else None
+    async for item in source.aiter():
+        progress.advance("read")
+        if limiter is not None:
+            await limiter.acquire()
+        await rt.pipeline.feed_page(item.page)
+    await rt.pipeline.drain()
+
+
+def _replay_settings(settings: Settings, options: ReplayOptions) -> Settings:
+    if options.topic_prefix is None:
+        return settings
+    topics = settings.kafka.topics.model_copy(update={"prefix": options.topic_prefix})
+    kafka = settings.kafka.model_copy(update={"topics": topics})
+    return settings.model_copy(update={"kafka": kafka})
+
+
+def _run_id() -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"replay-{stamp}-{uuid.uuid4().hex[:8]}"
+
+
+@contextlib.contextmanager
+def _fresh_state(settings: Settings, fresh: bool) -> Iterator[Settings]:
+    if not fresh:
+        yield settings
+        return
+    with tempfile.TemporaryDirectory(prefix="newsd-replay-") as tmp:
+        state = settings.state.model_copy(update={"dir": Path(tmp)})
+        yield settings.model_copy(update={"state": state})
+
+
+# -- newsd extract, feeds ------------------------------------------------------------------------
+
+
+def extract(settings: Settings, paths: list[str], *, url: str | None, jsonl: bool) -> int:
+    """Print the article fields of each input as JSON, in input order."""
+    configure(settings.log.level, settings.log.format)
+    results = extract_paths([Path(p) for p in paths], url=url, settings=settings.extract)
+    for fields in results:
+        if jsonl:
+            print(json.dumps(fields, ensure_ascii=False, default=str))
+        else:
+            print(json.dumps(fields, ensure_ascii=False, indent=2, default=str))
+    return 0
+
+
+async def feeds_import(settings: Settings, path: Path) -> int:
+    configure(settings.log.level, settings.log.format)
+    async with _feed_repo(settings) as repo:
+        result = await import_opml(path, repo, configured=settings.feeds)
+    print(
+        json.dumps(
+            {
+                "added": [dataclasses.asdict(spec) for spec in result.added],
+                "duplicates": result.duplicates,
+                "invalid": result.invalid,
+            },
+            indent=2,
+            default=str,
+        )
+    )
+    return 0
+
+
+async def feeds_list(settings: Settings) -> int:
+    configure(settings.log.level, settings.log.format)
+    async with _feed_repo(settings) as repo:
+        rows = await list_feeds(repo, configured=settings.feeds)
+    for row in rows:
+        print(json.dumps(dataclasses.asdict(row), ensure_ascii=False, default=str))
+    return 0
+
+
+@contextlib.asynccontextmanager
+async def _feed_repo(settings: Settings) -> AsyncIterator[FeedStateRepo]:
+    store = Store.in_dir(settings.state.dir)
+    await store.open()
+    try:
+        repo = FeedStateRepo(store)
+        await repo.start()
+        yield repo
+    finally:
+        await store.close()
+
+
+# -- newsd config, tail --------------------------------------------------------------------------
 
 
 def show_config(settings: Settings) -> int:

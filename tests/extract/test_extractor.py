@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from typing import Any
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from daemon.extract.extractor import Extractor
 from daemon.extract.pool import ExtractPool
 from daemon.records import ExtractionStatus, FeedEntry, FetchedPage, Origin
 from daemon.settings import ExtractSettings
+from tests.extract import tasks
 
 SEEDS = Path(__file__).parents[2] / "seeds"
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
@@ -124,13 +127,22 @@ async def test_textless_page_uses_feed_summary_or_is_empty(extractor: Extractor)
     assert nothing.extraction == "empty"
 
 
+class StuckPool(ExtractPool):
+    """A pool whose every document hangs in the worker, like a pathological page."""
+
+    async def run(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        return await super().run(tasks.sleep_then, 30.0, 0)
+
+
 async def test_extraction_timeout_falls_back_without_stalling() -> None:
     """An extraction past its timeout yields status `timeout` (no feed content) promptly."""
-    pool = ExtractPool(workers=1, timeout=0.001, max_tasks=10)
+    pool = StuckPool(workers=1, timeout=0.5, max_tasks=10)
     extractor = Extractor(ExtractSettings(), pool=pool)
     await extractor.start()
+    started = time.monotonic()
     try:
         article = await extractor(_page(_html(body=PARAGRAPH * 200)))
     finally:
         pool.close_now()
     assert article.extraction == "timeout"
+    assert time.monotonic() - started < 10
