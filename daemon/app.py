@@ -34,14 +34,14 @@ from daemon.fetch.fetcher import Fetcher
 from daemon.observability.logging import configure
 from daemon.observability.metrics import Metrics
 from daemon.pipeline import Pipeline
-from daemon.settings import Settings, dump
-from daemon.sinks.base import Sink
-from daemon.sinks.embedded import EmbeddedBroker
-from daemon.sinks.jsonl import JsonlSink
 from daemon.replay.archive import ArchiveWriter
 from daemon.replay.progress import ReplayProgress
 from daemon.replay.rate import RateLimiter
 from daemon.replay.source import ReplaySource
+from daemon.settings import Settings, dump
+from daemon.sinks.base import Sink
+from daemon.sinks.embedded import EmbeddedBroker
+from daemon.sinks.jsonl import JsonlSink
 from daemon.sinks.kafka import KafkaSink, client_options, topic_names
 from daemon.sources.feedstate import FeedStateRepo
 from daemon.sources.opml import import_opml, list_feeds, load_feeds
@@ -130,19 +130,22 @@ def make_sink(settings: Settings, spec: str = "kafka") -> Sink:
 async def run(settings: Settings, *, once: bool) -> int:
     """Poll the feeds and publish; with `once`, poll every feed once, drain, flush and return."""
     configure(settings.log.level, settings.log.format)
-    async with broker_for(settings) as (resolved, _):
-        async with runtime(resolved, make_sink(resolved)) as rt:
-            feeds = FeedStateRepo(rt.store)
-            specs = await load_feeds(feeds, resolved.feeds)
-            poller = Poller(resolved.poll, specs, rt.http, feeds, rt.pipeline.feed)
-            await poller.start()
-            log.info("daemon.started", feeds=len(specs), once=once)
-            if once:
-                await _run_once(rt, poller)
-            else:
-                await _run_forever(rt, poller)
-            rt.metrics.merge("poll", poller.counts)
-            _log_summary(rt.metrics)
+    async with (
+        broker_for(settings) as (resolved, _),
+        runtime(resolved, make_sink(resolved)) as rt,
+    ):
+        feeds = FeedStateRepo(rt.store)
+        await feeds.start()
+        specs = await load_feeds(feeds, resolved.feeds)
+        poller = Poller(resolved.poll, specs, rt.http, feeds, rt.pipeline.feed)
+        await poller.start()
+        log.info("daemon.started", feeds=len(specs), once=once)
+        if once:
+            await _run_once(rt, poller)
+        else:
+            await _run_forever(rt, poller)
+        rt.metrics.merge("poll", poller.counts)
+        _log_summary(rt.metrics)
     return 0
 
 

@@ -268,7 +268,8 @@ class WarcReader:
             fetched_at=fetched_at,
             source=path,
             archive=path.name,
-            is_text=False,
+            # A plain-text page (a capture like seeds/*.txt) is cleaned as text, live and here.
+            is_text=kind == "page" and sniff.media_type(content_type) == "text/plain",
         )
 
     def _body(self, record: Any) -> bytes | None:
