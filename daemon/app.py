@@ -134,7 +134,10 @@ async def run(settings: Settings, *, once: bool) -> int:
         broker_for(settings) as (resolved, _),
         runtime(resolved, make_sink(resolved)) as rt,
     ):
-        feeds = FeedStateRepo(rt.store)
+        poll = resolved.poll
+        feeds = FeedStateRepo(
+            rt.store, seen_window=poll.seen_window, seen_max=poll.seen_max_per_feed
+        )
         await feeds.start()
         specs = await load_feeds(feeds, resolved.feeds)
         poller = Poller(resolved.poll, specs, rt.http, feeds, rt.pipeline.feed)

@@ -180,7 +180,7 @@ class Pipeline:
             article = await self.articles.get()
             try:
                 with structlog.contextvars.bound_contextvars(url=article.url):
-                    await self._publish_article(article)
+                    await self._guard("publish", article.entry, self._publish_article(article))
             finally:
                 self.articles.task_done()
 
@@ -215,7 +215,7 @@ class Pipeline:
             await self._settle(item.entry, done=False)
             return
         if item.article is not None and item.verdict is not None:
-            await self.deduper.commit(item.article, item.verdict)
+            await self._commit(item.article, item.verdict)
         self.metrics.incr(f"publish.ok.{item.event_type}")
         self.on_outcome(item.event_type)
         self.metrics.published()
@@ -238,6 +238,9 @@ class Pipeline:
             await self._settle(entry, done=False)
         except NewsdError as exc:
             await self._fail(entry, stage, exc.reason, exc.detail)
+        except Exception as exc:  # a bug must cost one record, never the daemon
+            log.exception("record.internal_error", stage=stage)
+            await self._fail(entry, stage, "internal_error", repr(exc))
         return None
 
     async def _fail(self, entry: FeedEntry, stage: str, reason: str, detail: str) -> None:
@@ -272,6 +275,15 @@ class Pipeline:
         value = event.model_dump_json(exclude_none=False).encode("utf-8")
         return OutMessage(channel, key.encode("utf-8"), value, tuple(headers))
 
+    async def _commit(self, article: Article, verdict: Verdict) -> None:
+        """Record an acknowledged article in the dedup index; a failure is counted, not fatal
+        (the event is out; at worst a later copy is published as new instead of duplicate)."""
+        try:
+            await self.deduper.commit(article, verdict)
+        except Exception as exc:
+            self.metrics.incr("dedup.commit_failed")
+            log.error("dedup.commit_failed", url=article.url, error=repr(exc))
+
     async def _settle(self, entry: FeedEntry, *, done: bool) -> None:
         if not done:
             self.on_outcome("skip.not_published")
@@ -279,9 +291,9 @@ class Pipeline:
             return
         try:
             await entry.settle(entry, done)
-        except NewsdError as exc:
-            self.metrics.incr(f"settle.error.{exc.reason}")
-            log.error("settle.failed", url=entry.url, reason=exc.reason, detail=exc.detail)
+        except Exception as exc:
+            self.metrics.incr("settle.error")
+            log.error("settle.failed", url=entry.url, error=repr(exc))
 
 
 def _drain_nowait(queue: asyncio.Queue[T]) -> list[T]:

@@ -111,6 +111,16 @@ class FetchSettings(_Section):
     respect_robots: bool = Field(True, description="Honour robots.txt for article pages.")
     robots_ttl: float = Field(86400.0, gt=0, description="Seconds a robots.txt is cached.")
     retries: int = Field(2, ge=0, description="Retries of a retryable article fetch.")
+    backoff_base: float = Field(1.0, gt=0, description="First article-fetch retry delay ceiling.")
+    backoff_cap: float = Field(
+        30.0, gt=0, description="Longest article-fetch retry wait; a longer Retry-After gives up."
+    )
+    max_retry_after: float = Field(
+        3600.0, ge=0, description="Cap on how long a Retry-After holds back a whole domain."
+    )
+    robots_unreachable_ttl: float = Field(
+        600.0, gt=0, description="Seconds a 5xx/unreachable robots.txt disallows before re-asking."
+    )
 
 
 class PollSettings(_Section):
@@ -128,6 +138,10 @@ class PollSettings(_Section):
     )
     concurrency: int = Field(50, ge=1, description="Feeds polled at once.")
     tick: float = Field(1.0, gt=0, description="Seconds between scheduler passes.")
+    seen_window: float = Field(
+        30 * 86400.0, gt=0, description="Seconds an item key (GUID, else link) is remembered."
+    )
+    seen_max_per_feed: int = Field(5000, ge=100, description="Item keys kept per feed, newest.")
 
 
 class ExtractSettings(_Section):

@@ -195,3 +195,45 @@ async def test_skipped_records_are_settled_done_and_counted(kafka_settings, brok
     await sink.close()
     assert settled.calls == [("http://a.test/1", True)]
     assert pipeline.metrics.counts["dedup.skip.unchanged"] == 1
+
+
+class RecordingSink:
+    """Acknowledges every message at once and keeps it, to observe channel and payload."""
+
+    def __init__(self) -> None:
+        self.messages: list[OutMessage] = []
+
+    async def start(self) -> None: ...
+
+    async def send(self, message: OutMessage) -> Awaitable[None]:
+        self.messages.append(message)
+
+        async def done() -> None:
+            return None
+
+        return done()
+
+    async def close(self) -> None: ...
+
+
+class BuggyExtractor(TextExtractor):
+    async def __call__(self, page: FetchedPage) -> Article:
+        if page.entry.url.endswith("/bug"):
+            raise RuntimeError("a bug in a stage")
+        return await super().__call__(page)
+
+
+async def test_a_bug_in_a_stage_costs_one_record_not_the_daemon(kafka_settings):
+    """An unexpected exception is counted as internal_error and published to the errors topic;
+    the records after it are processed normally."""
+    settled, sink = Settled(), RecordingSink()
+    bodies = {"http://a.test/bug": "x", "http://a.test/ok": "fine story"}
+    pipeline = build(kafka_settings, sink, TextDeduper(), bodies)
+    pipeline.extractor = BuggyExtractor()
+    await run_pipeline(pipeline, entries(list(bodies), settled))
+    channels = sorted(m.channel for m in sink.messages)
+    assert channels == ["articles", "errors"]
+    error = next(json.loads(m.value) for m in sink.messages if m.channel == "errors")
+    assert error["reason"] == "internal_error" and error["stage"] == "extract"
+    assert pipeline.metrics.counts["extract.error.internal_error"] == 1
+    assert sorted(settled.calls) == [("http://a.test/bug", True), ("http://a.test/ok", True)]

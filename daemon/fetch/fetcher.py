@@ -54,7 +54,9 @@ class Fetcher:
     ) -> None:
         self._http = http
         self._robots = robots or Robots(http, settings)
-        self._backoff = backoff or Backoff(retries=settings.retries, base=1.0, cap=30.0)
+        self._backoff = backoff or Backoff(
+            retries=settings.retries, base=settings.backoff_base, cap=settings.backoff_cap
+        )
         self._rng = rng or random.Random()
         self._sleep = sleep
         self._now = now

@@ -89,14 +89,14 @@ class Politeness:
         *,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
-        max_defer: float = 3600.0,
+        max_defer: float | None = None,
     ) -> Politeness:
         """Build from the `fetch.*` settings (concurrency limits and spacing)."""
         return cls(
             global_concurrency=settings.global_concurrency,
             per_domain_concurrency=settings.per_domain_concurrency,
             min_interval=settings.per_domain_min_interval,
-            max_defer=max_defer,
+            max_defer=settings.max_retry_after if max_defer is None else max_defer,
             clock=clock,
             sleep=sleep,
         )

@@ -60,13 +60,14 @@ class Robots:
         settings: FetchSettings,
         *,
         max_origins: int = 4096,
-        unreachable_ttl: float = 600.0,
+        unreachable_ttl: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._http = http
         self._enabled = settings.respect_robots
         self._ttl = settings.robots_ttl
-        self._unreachable_ttl = min(unreachable_ttl, settings.robots_ttl)
+        unreachable = unreachable_ttl or settings.robots_unreachable_ttl
+        self._unreachable_ttl = min(unreachable, settings.robots_ttl)
         self._max = max_origins
         self._clock = clock
         self._cache: OrderedDict[str, _Rules] = OrderedDict()
