@@ -250,3 +250,43 @@ def test_default_config_runs_on_the_embedded_broker_and_counts_unreachable_feeds
     assert errors >= 5
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
         pass
+
+
+async def test_run_publishes_then_stops_politely_on_sigterm(
+    tmp_path, kafka_settings, seeds_server, consume_topic
+):
+    """`newsd run` (no --once) publishes the feed's articles, and on SIGTERM stops intake,
+    drains, flushes and exits 0 with a summary line."""
+    import asyncio
+    import signal
+
+    config = write_config(tmp_path, kafka_settings, seeds_server.url("/feed.xml"))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NEWSD_LOG__FORMAT": "json"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "daemon",
+        "run",
+        "--config",
+        str(config),
+        "--state",
+        str(tmp_path / "state"),
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        topics = topic_names(kafka_settings.kafka.topics)
+        records = await consume_topic(
+            kafka_settings.kafka.bootstrap_servers, topics["articles"], expect=5, timeout=60
+        )
+        assert len(records) == 5
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 0, stderr.decode()[-3000:]
+    events = [
+        json.loads(line)["event"] for line in stderr.decode().splitlines() if line.startswith("{")
+    ]
+    assert events.index("daemon.stopping") < events.index("daemon.summary")
