@@ -147,7 +147,7 @@ async def run(settings: Settings, *, once: bool) -> int:
             await _run_once(rt, poller)
         else:
             await _run_forever(rt, poller)
-        rt.metrics.merge("poll", poller.counts)
+        rt.metrics.merge(poller.counts)
         _log_summary(rt.metrics)
     return 0
 
@@ -176,7 +176,7 @@ async def _report(rt: Runtime, poller: Poller, stop: asyncio.Event, every: float
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)
-        rt.metrics.merge("poll", poller.counts)
+        rt.metrics.merge(poller.counts)
         log.info("daemon.stats", **_flat(rt.metrics.snapshot()))
 
 

@@ -21,10 +21,10 @@ class Metrics:
     def incr(self, name: str, by: int = 1) -> None:
         self.counts[name] += by
 
-    def merge(self, prefix: str, counts: Counter[str]) -> None:
-        """Fold a stage's own counter (e.g. the poller's) in under `prefix`."""
+    def merge(self, counts: Counter[str], prefix: str = "") -> None:
+        """Fold a stage's own counter (e.g. the poller's, already named `poll.*`) in."""
         for key, value in counts.items():
-            self.counts[f"{prefix}.{key}"] = value
+            self.counts[f"{prefix}{key}"] = value
 
     def published(self) -> None:
         self.last_publish = time.monotonic()
