@@ -160,6 +160,13 @@ async def test_replay_of_seeds_publishes_five_articles(tmp_path, kafka_settings,
     summary = json.loads(result.stdout)
     assert summary["read"] == 5 and summary["emitted"] == {"article.new": 5}
 
+    tail = newsd("tail", "articles", "--from-beginning", "--max", "5", "--config", str(config))
+    assert tail.returncode == 0, tail.stderr[-2000:]
+    shown = [json.loads(line) for line in tail.stdout.splitlines()]
+    assert len(shown) == 5 and all(
+        line["type"] == "article.new" and line["title"] for line in shown
+    )
+
 
 def jsonl_ids(path: Path) -> list[tuple[str, str]]:
     lines = [json.loads(line) for line in path.read_text().splitlines()]
