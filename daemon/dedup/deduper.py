@@ -14,6 +14,11 @@ only after the broker acknowledged the event; only then is the document written 
 `release()` forgets a pending document that was never published.  A crash loses only pending
 documents, so it never turns an unsent article into a duplicate of itself.
 
+Memory: besides the index, the shingle sequences of recently committed documents stay in a
+least-recently-used cache capped at `shingle_cache_bytes` (default 64 MiB, about 25,000 documents
+of 600 words), so the exact check of a recent candidate needs no SQLite read; the rest are read in
+one query per decision.
+
 Concurrency: the pipeline calls `decide()` from a single task, so decisions are sequential and
 consistent (a lock enforces it anyway); `commit()`/`release()` may run from another task.
 """
@@ -25,11 +30,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import takewhile
 
 import numpy as np
 import structlog
 
 from daemon.dedup import index as idx
+from daemon.dedup.cache import ShingleCache
 from daemon.dedup.index import DedupIndex, DocRecord
 from daemon.dedup.keys import content_hash, event_id
 from daemon.dedup.lsh import KIND_GUID, KIND_TEXT, KIND_URL, exact_key
@@ -74,6 +81,7 @@ class Deduper:
         clock: Callable[[], float] = time.time,
         bands: int = 32,
         rule: RepostRule | None = None,
+        shingle_cache_bytes: int = 64 * 2**20,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -84,6 +92,7 @@ class Deduper:
         self.index = DedupIndex(MinHasher(settings.num_perm, bands))
         self.counts: Counter[str] = Counter()
         self._pending: dict[str, _Pending] = {}
+        self._cache = ShingleCache(shingle_cache_bytes)
         self._lock = asyncio.Lock()
         self._next_expiry = 0.0
 
@@ -133,6 +142,7 @@ class Deduper:
             self.index.state[slot] = idx.COMMITTED
         size = self.index.cluster_sizes.get(verdict.cluster_id, 1)
         await self.store.run(lambda conn: idx.save(conn, pending.record, pending.shingles, size))
+        self._cache.put(eid, pending.shingles)
         self.counts["committed"] += 1
 
     async def release(self, article: Article, verdict: Verdict) -> None:
@@ -189,7 +199,8 @@ class Deduper:
 
     async def _updated(self, doc: _Doc, previous: int) -> Verdict:
         cluster_id = self.index.cluster_id(previous)
-        earlier = await self._shingles(self.index.event_id(previous))
+        previous_id = self.index.event_id(previous)
+        earlier = (await self._shingles([previous_id])).get(previous_id)
         similarity = None if earlier is None else round(overlap(doc.shingles, earlier).jaccard, 4)
         verdict = Verdict(
             kind="updated",
@@ -223,11 +234,16 @@ class Deduper:
         signature = doc.record.signature
         if signature is None:
             return None
-        found = self.index.candidates(signature, doc.record.n_shingles, self.settings.min_shingles)
-        for candidate in found[:_MAX_VERIFIED]:
-            if candidate.estimated_containment < self.rule.containment / 2:
-                break  # sorted: the rest are further away still
-            other = await self._shingles(candidate.event_id)
+        found = self.index.candidates(
+            signature, doc.record.n_shingles, self.settings.min_shingles, _MAX_VERIFIED
+        )
+        # Sorted by estimate: past the first one below half the threshold, none can pass.
+        found = list(
+            takewhile(lambda c: c.estimated_containment >= self.rule.containment / 2, found)
+        )
+        sequences = await self._shingles([c.event_id for c in found])
+        for candidate in found:
+            other = sequences.get(candidate.event_id)
             if other is None:
                 continue
             measured = overlap(doc.shingles, other)
@@ -235,11 +251,23 @@ class Deduper:
                 return self._duplicate(doc, candidate.slot, measured.similarity)
         return None
 
-    async def _shingles(self, eid: str) -> U32 | None:
-        pending = self._pending.get(eid)
-        if pending is not None:
-            return pending.shingles
-        return await self.store.run(lambda conn: idx.load_shingles(conn, eid))
+    async def _shingles(self, eids: list[str]) -> dict[str, U32]:
+        """Shingle sequences by event id: pending and cached in memory, the rest in one query."""
+        found: dict[str, U32] = {}
+        missing: list[str] = []
+        for eid in eids:
+            pending = self._pending.get(eid)
+            sequence = pending.shingles if pending is not None else self._cache.get(eid)
+            if sequence is None:
+                missing.append(eid)
+            else:
+                found[eid] = sequence
+        if missing:
+            loaded = await self.store.run(lambda conn: idx.load_shingles(conn, missing))
+            for eid, sequence in loaded.items():
+                self._cache.put(eid, sequence)
+            found.update(loaded)
+        return found
 
     def _grow_cluster(self, cluster_id: str, by: int) -> int:
         size = self.index.cluster_sizes.get(cluster_id, 1) + by

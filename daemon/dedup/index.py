@@ -10,8 +10,8 @@ indexed by a slot number:
 
 plus one `KeyTable` mapping LSH band keys and exact keys (canonical URL, feed GUID, text hash)
 to slots.  Cluster sizes and agencies live in small dicts holding only clusters with more than
-one copy or a known agency.  Shingle sequences (for the exact check of candidates) are kept only
-in SQLite, and in memory for pending documents.
+one copy or a known agency.  Shingle sequences (for the exact check of candidates) are kept in
+SQLite, in memory for pending documents, and in a byte-capped cache of recent ones (`cache.py`).
 
 Durable copy: the `dedup_docs` and `dedup_clusters` tables of the SQLite `Store`; `load()`
 rebuilds the memory part from them in a few vectorised steps.
@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from daemon.dedup.lsh import KeyTable
-from daemon.dedup.minhash import MinHasher, estimate_jaccard
+from daemon.dedup.minhash import MinHasher
 from daemon.dedup.shingles import U32
 
 DEAD: Final = 0
@@ -187,18 +187,27 @@ class DedupIndex:
         slots = slots[self.state[slots] != DEAD]
         return int(slots.max()) if slots.size else None
 
-    def candidates(self, signature: U32, n_shingles: int, min_shingles: int) -> list[Candidate]:
-        """Live documents sharing at least one LSH band, best estimated similarity first."""
+    def candidates(
+        self, signature: U32, n_shingles: int, min_shingles: int, limit: int | None = None
+    ) -> list[Candidate]:
+        """Live documents sharing at least one LSH band, best estimated similarity first.
+
+        Estimates are computed for all candidates at once; only the best `limit` (all if None)
+        are returned, ties kept in slot order.
+        """
         slots = np.unique(self.keys.lookup(self.hasher.band_keys(signature)))
         slots = slots[(self.state[slots] != DEAD) & (self.n_shingles[slots] >= min_shingles)]
-        found = []
-        for slot in slots.tolist():
-            jaccard = estimate_jaccard(signature, self.signature[slot])
-            other = int(self.n_shingles[slot])
-            shared = jaccard * (n_shingles + other) / (1 + jaccard)
-            containment = min(1.0, shared / max(1, min(n_shingles, other)))
-            found.append(Candidate(slot, self.event_id(slot), jaccard, containment))
-        return sorted(found, key=lambda c: -c.estimated_containment)
+        equal = np.count_nonzero(self.signature[slots] == signature, axis=1)
+        jaccard = equal / max(signature.size, 1)
+        other = self.n_shingles[slots].astype(np.int64)
+        shared = jaccard * (n_shingles + other) / (1 + jaccard)
+        containment = np.minimum(1.0, shared / np.maximum(1, np.minimum(n_shingles, other)))
+        order = np.argsort(-containment, kind="stable")[:limit]
+        return [
+            Candidate(int(slots[i]), self.event_id(int(slots[i])), float(jaccard[i]),
+                      float(containment[i]))
+            for i in order.tolist()
+        ]  # fmt: skip
 
     def expire(self, cutoff: float) -> int:
         """Forget every live document seen before `cutoff`; compacts when a quarter is dead."""
@@ -303,10 +312,15 @@ def _record(row: tuple[Any, ...]) -> DocRecord:
     )  # fmt: skip
 
 
-def load_shingles(conn: sqlite3.Connection, event_id: str) -> U32 | None:
-    """The stored shingle sequence of a committed document (None if forgotten)."""
-    row = conn.execute("SELECT shingles FROM dedup_docs WHERE event_id = ?", (event_id,)).fetchone()
-    return None if row is None or row[0] is None else np.frombuffer(row[0], "<u4").astype(np.uint32)
+def load_shingles(conn: sqlite3.Connection, event_ids: list[str]) -> dict[str, U32]:
+    """The stored shingle sequences of committed documents, by event id (forgotten: absent)."""
+    # Only "?" placeholders are formatted into the statement; the ids are bound parameters.
+    marks = ",".join("?" * len(event_ids))
+    query = f"SELECT event_id, shingles FROM dedup_docs WHERE event_id IN ({marks})"  # noqa: S608
+    rows = conn.execute(query, event_ids).fetchall()
+    return {
+        eid: np.frombuffer(blob, "<u4").astype(np.uint32) for eid, blob in rows if blob is not None
+    }
 
 
 def delete_older(conn: sqlite3.Connection, cutoff: float) -> int:

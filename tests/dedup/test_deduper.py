@@ -140,6 +140,20 @@ async def test_short_texts_match_exactly_only(deduper: Deduper, article: Make) -
     assert (near.kind, exact.kind) == ("new", "duplicate")
 
 
+async def test_reposts_are_caught_from_sqlite_without_a_cache(
+    store: Store, clock: Clock, bodies: list[str], article: Make
+) -> None:
+    """With no room in the shingle cache, candidates are read back from SQLite: same verdicts."""
+    deduper = Deduper(DedupSettings(), store, clock=clock, shingle_cache_bytes=0)
+    await deduper.start()
+    rng = random.Random(3)
+    for i, body in enumerate(bodies[:5]):
+        original = await publish(deduper, article(body, f"https://a.example/{i}"))
+        for name, text in v.variants(body, rng).items():
+            copy = await deduper.decide(article(text, f"https://b.example/{name}/{i}"))
+            assert (copy.kind, copy.duplicate_of) == ("duplicate", original.cluster_id)
+
+
 async def test_restart_brings_the_index_back(
     tmp_path: Any, bodies: list[str], article: Make, clock: Clock
 ) -> None:
