@@ -39,6 +39,19 @@ AGENCIES: dict[str, str] = {
     "Interfax": r"(?i:interfax)",
 }
 _NAMES = list(AGENCIES)
+# Literals of which every alias above contains at least one: acronyms as written, names in
+# lower case.  A line with none of them cannot hold a credit, so the costly patterns are skipped
+# (checked against the patterns by a property test; keep both lists in step).
+_HINTS_CASED = ("AP", "AFP", "EFE", "dpa", "DPA", "TASS", "Tass", "ANSA", "PA", "UPI", "ANI", "PTI",
+                "IANS", "CP")  # fmt: skip
+_HINTS_LOWER = ("associated", "reuters", "agence", "agencia", "deutsche", "europa", "xinhua",
+                "media", "association", "united", "kyodo", "yonhap", "trust", "canadian",
+                "anadolu", "interfax")  # fmt: skip
+# Likewise for the photo pattern: each of its branches needs "/" or one of these words.
+_HINTS_PHOTO = ("photo", "foto", "image", "video", "picture", "via")
+# The only non-ASCII letters that `re` matches case-insensitively to ASCII ones (İ ı K ſ): folded
+# before lower(), so a lower-case hint is found wherever an `(?i:...)` alias could match.
+_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u212a": "k", "\u017f": "s"})
 _ANY = "|".join(f"(?:{pattern})" for pattern in AGENCIES.values())
 
 
@@ -73,6 +86,25 @@ _BYLINE = re.compile(
 _MAX_CREDIT_LINE = 160
 
 
+def _folded(line: str) -> str:
+    return line.lower() if line.isascii() else line.translate(_FOLD).lower()
+
+
+def may_credit(line: str) -> bool:
+    """False only if no agency alias can occur in `line` (a cheap test before the patterns)."""
+    if any(hint in line for hint in _HINTS_CASED):
+        return True
+    folded = _folded(line)
+    return any(hint in folded for hint in _HINTS_LOWER)
+
+
+def _without_photo_credits(line: str) -> str:
+    folded = _folded(line)
+    if "/" in line or any(hint in folded for hint in _HINTS_PHOTO):
+        return _PHOTO.sub(" ", line).strip()
+    return line.strip()
+
+
 def _name(match: re.Match[str] | None) -> str | None:
     if match is None:
         return None
@@ -100,23 +132,30 @@ def from_authors(authors: Sequence[str]) -> str | None:
 
 def from_text(text: str) -> str | None:
     """The agency credited by a dateline (start of the body) or a credit line (its end)."""
-    # Only the head of the first two lines and short last lines can carry a credit; the photo
-    # pattern is costly, so it runs on those short pieces only.
+    # Only the head of the first two lines and short last lines can carry a credit; the patterns
+    # are costly, so they run on those short pieces only, and only if an alias may occur.
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     for line in lines[:2]:
-        found = _name(_DATELINE.search(_PHOTO.sub(" ", line[:_MAX_CREDIT_LINE]).strip()))
-        if found:
-            return found
+        head = line[:_MAX_CREDIT_LINE]
+        if may_credit(head):
+            found = _name(_DATELINE.search(_without_photo_credits(head)))
+            if found:
+                return found
     for line in reversed(lines[-3:]):
-        if len(line) > _MAX_CREDIT_LINE:
-            continue
-        line = _PHOTO.sub(" ", line).strip()
+        if len(line) <= _MAX_CREDIT_LINE:
+            found = _credit_line(line)
+            if found:
+                return found
+    return None
+
+
+def _credit_line(line: str) -> str | None:
+    if may_credit(line):
+        line = _without_photo_credits(line)
         found = _name(_CREDIT_LINE.search(line))
         if found:
             return found
-        if _REUTERS_CREDIT.match(line):
-            return "Reuters"
-    return None
+    return "Reuters" if _REUTERS_CREDIT.match(line) else None
 
 
 def detect(text: str, authors: Sequence[str] = (), credited: str | None = None) -> str | None:
