@@ -38,10 +38,10 @@ import structlog
 from daemon.dedup import index as idx
 from daemon.dedup.cache import ShingleCache
 from daemon.dedup.index import DedupIndex, DocRecord
-from daemon.dedup.keys import content_hash, event_id
+from daemon.dedup.keys import content_hash, event_id, fold, folded_content_hash
 from daemon.dedup.lsh import KIND_GUID, KIND_TEXT, KIND_URL, exact_key
 from daemon.dedup.minhash import MinHasher
-from daemon.dedup.shingles import U32, shingle_ids
+from daemon.dedup.shingles import U32, folded_shingle_ids
 from daemon.dedup.syndication import detect
 from daemon.dedup.verify import RepostRule, overlap
 from daemon.errors import Skip
@@ -66,6 +66,7 @@ class _Pending:
 class _Doc:
     """What `decide()` computes once about the incoming article."""
 
+    article: Article
     record: DocRecord
     shingles: U32
 
@@ -92,6 +93,7 @@ class Deduper:
         self.index = DedupIndex(MinHasher(settings.num_perm, bands))
         self.counts: Counter[str] = Counter()
         self._pending: dict[str, _Pending] = {}
+        self._pending_ids: dict[tuple[str, str], str] = {}  # (canonical URL, text) → event id
         self._cache = ShingleCache(shingle_cache_bytes)
         self._lock = asyncio.Lock()
         self._next_expiry = 0.0
@@ -133,7 +135,7 @@ class Deduper:
 
     async def commit(self, article: Article, verdict: Verdict) -> None:
         """The event was acknowledged: persist the document (idempotent)."""
-        eid = _event_id_of(article)
+        eid = self._event_id_of(article)
         pending = self._pending.pop(eid, None)
         slot = self.index.pending.pop(eid, None)
         if pending is None:
@@ -147,7 +149,7 @@ class Deduper:
 
     async def release(self, article: Article, verdict: Verdict) -> None:
         """The event was never published: forget the pending document."""
-        eid = _event_id_of(article)
+        eid = self._event_id_of(article)
         pending = self._pending.pop(eid, None)
         slot = self.index.pending.pop(eid, None)
         if pending is None or slot is None:
@@ -160,8 +162,9 @@ class Deduper:
     # -- decision steps -----------------------------------------------------------------------
 
     def _describe(self, article: Article, now: float) -> _Doc:
-        text_hash = content_hash(article.text)
-        shingles = shingle_ids(article.text, self.settings.shingle_size)
+        folded = fold(article.text)
+        text_hash = folded_content_hash(folded)
+        shingles = folded_shingle_ids(folded, self.settings.shingle_size)
         unique = np.unique(shingles)
         distinct = int(unique.size)
         signature = None
@@ -180,7 +183,7 @@ class Deduper:
             n_shingles=distinct,
             signature=signature,
         )
-        return _Doc(record, shingles)
+        return _Doc(article, record, shingles)
 
     async def _exact(self, doc: _Doc) -> Verdict | None:
         record = doc.record
@@ -288,7 +291,13 @@ class Deduper:
             signature=record.signature,
         )  # fmt: skip
         self._pending[record.event_id] = _Pending(final, doc.shingles)
+        self._pending_ids[(doc.article.canonical_url, doc.article.text)] = record.event_id
         self.index.pending[record.event_id] = self.index.add(final)
+
+    def _event_id_of(self, article: Article) -> str:
+        # decide() remembered it for the pending document: hashing the text again costs more.
+        eid = self._pending_ids.pop((article.canonical_url, article.text), None)
+        return eid or event_id(article.canonical_url, content_hash(article.text))
 
     async def _maybe_expire(self, now: float) -> None:
         if now < self._next_expiry:
@@ -299,7 +308,3 @@ class Deduper:
         deleted = await self.store.run(lambda conn: idx.delete_older(conn, cutoff))
         if forgotten or deleted:
             log.info("dedup.expired", memory=forgotten, stored=deleted)
-
-
-def _event_id_of(article: Article) -> str:
-    return event_id(article.canonical_url, content_hash(article.text))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from daemon.dedup.keys import collapse_space, fold
 from daemon.dedup.minhash import MinHasher, estimate_jaccard
-from daemon.dedup.shingles import shingle_ids, tokens
+from daemon.dedup.shingles import folded_token_hashes, shingle_ids, token_hashes, tokens
 from daemon.dedup.verify import RepostRule, longest_run, overlap
 
 texts = st.text(min_size=0, max_size=400)
@@ -77,3 +80,30 @@ def test_rule_rejects_a_long_own_stretch() -> None:
     assert rule.accepts(Overlap(jaccard=0.6, containment=0.9, longest_own_run=20, smaller_size=200))
     assert not rule.accepts(Overlap(0.6, 0.7, longest_own_run=80, smaller_size=240))
     assert not rule.accepts(Overlap(0.1, 0.2, longest_own_run=0, smaller_size=240))
+
+
+_CJK_AND_WORDS = st.text(
+    alphabet=st.sampled_from("ab Zé_-1.\n\t\u3000日本ア・한ß\u0130\u212aﬁ") | st.characters(),
+    max_size=300,
+)
+
+
+@given(_CJK_AND_WORDS)
+@settings(max_examples=300)
+def test_vectorised_token_hashes_equal_the_plain_definition(text: str) -> None:
+    """The numpy tokeniser hashes exactly the tokens the regex finds (CJK, long runs, '_')."""
+    assert np.array_equal(folded_token_hashes(fold(text)), token_hashes(tokens(text)))
+
+
+def test_long_runs_are_cut_every_24_characters() -> None:
+    """A 50-letter word is three tokens (24 + 24 + 2), in both tokenisers."""
+    word = "x" * 50
+    assert tokens(word) == ["x" * 24, "x" * 24, "xx"]
+    assert np.array_equal(folded_token_hashes(word), token_hashes(tokens(word)))
+
+
+def test_whitespace_collapse_matches_the_regex_on_every_code_point() -> None:
+    """str.split() whitespace is regex \\s whitespace, so the content hash is unchanged."""
+    everything = "".join(map(chr, range(0x110000)))
+    spaced = f"a{everything}b  c"
+    assert collapse_space(spaced) == re.sub(r"\s+", " ", spaced).strip()
