@@ -69,6 +69,7 @@ class _Doc:
     article: Article
     record: DocRecord
     shingles: U32
+    distinct: U32  # np.unique(shingles)
 
 
 class Deduper:
@@ -169,7 +170,7 @@ class Deduper:
         distinct = int(unique.size)
         signature = None
         if distinct >= self.settings.min_shingles:
-            signature = self.index.hasher.signature(unique)
+            signature = self.index.hasher.signature(unique, distinct=True)
         guid = article.entry.guid
         record = DocRecord(
             event_id=event_id(article.canonical_url, text_hash),
@@ -183,7 +184,7 @@ class Deduper:
             n_shingles=distinct,
             signature=signature,
         )
-        return _Doc(article, record, shingles)
+        return _Doc(article, record, shingles, unique)
 
     async def _exact(self, doc: _Doc) -> Verdict | None:
         record = doc.record
@@ -249,7 +250,7 @@ class Deduper:
             other = sequences.get(candidate.event_id)
             if other is None:
                 continue
-            measured = overlap(doc.shingles, other)
+            measured = overlap(doc.shingles, other, doc.distinct)
             if self.rule.accepts(measured):
                 return self._duplicate(doc, candidate.slot, measured.similarity)
         return None

@@ -107,3 +107,49 @@ def test_whitespace_collapse_matches_the_regex_on_every_code_point() -> None:
     everything = "".join(map(chr, range(0x110000)))
     spaced = f"a{everything}b  c"
     assert collapse_space(spaced) == re.sub(r"\s+", " ", spaced).strip()
+
+
+def _reference_overlap(first: list[int], second: list[int]) -> tuple[float, float, int]:
+    set_a, set_b = set(first), set(second)
+    shared, union = len(set_a & set_b), len(set_a | set_b)
+    key_a, key_b = (len(set_a), len(first)), (len(set_b), len(second))
+    if key_a != key_b:
+        small, other = (first, set_b) if key_a < key_b else (second, set_a)
+    else:
+        a_bytes = np.array(first, np.uint32).tobytes()
+        small, other = (
+            (first, set_b) if a_bytes <= np.array(second, np.uint32).tobytes() else (second, set_a)
+        )
+    run = best = 0
+    for value in small:
+        run = 0 if value in other else run + 1
+        best = max(best, run)
+    smaller = min(len(set_a), len(set_b))
+    return (shared / union if union else 1.0, shared / smaller if smaller else 1.0, best)
+
+
+_IDS = st.lists(st.integers(0, 40), max_size=60)
+
+
+@given(_IDS, _IDS)
+@settings(max_examples=300)
+def test_overlap_equals_the_set_definition(first: list[int], second: list[int]) -> None:
+    """Jaccard, containment and the smaller's longest own run, as Python sets define them."""
+    a, b = np.array(first, np.uint32), np.array(second, np.uint32)
+    for measured in (overlap(a, b), overlap(a, b, np.unique(a))):
+        got = (measured.jaccard, measured.containment, measured.longest_own_run)
+        assert got == _reference_overlap(first, second)
+
+
+@given(st.lists(st.integers(0, 2**32 - 1), max_size=200))
+@settings(max_examples=100)
+def test_signature_of_distinct_ids_is_the_same(ids: list[int]) -> None:
+    """signature(x) == signature(unique(x), distinct=True), and is the min of the hash family."""
+    hasher = MinHasher(64, 32)
+    values = np.array(ids, np.uint32)
+    signature = hasher.signature(values)
+    assert np.array_equal(signature, hasher.signature(np.unique(values), distinct=True))
+    if ids:
+        x = np.unique(values).astype(np.uint64)[:, None]
+        plain = ((x * hasher._a + hasher._b) >> np.uint64(32)).min(axis=0)
+        assert np.array_equal(signature, plain.astype(np.uint32))
