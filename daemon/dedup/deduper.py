@@ -32,7 +32,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import takewhile
 
-import numpy as np
 import structlog
 
 from daemon.dedup import index as idx
@@ -41,7 +40,7 @@ from daemon.dedup.index import DedupIndex, DocRecord
 from daemon.dedup.keys import content_hash, event_id, fold, folded_content_hash
 from daemon.dedup.lsh import KIND_GUID, KIND_TEXT, KIND_URL, exact_key
 from daemon.dedup.minhash import MinHasher
-from daemon.dedup.shingles import U32, folded_shingle_ids
+from daemon.dedup.shingles import U32, distinct, folded_shingle_ids
 from daemon.dedup.syndication import detect
 from daemon.dedup.verify import RepostRule, overlap
 from daemon.errors import Skip
@@ -69,7 +68,7 @@ class _Doc:
     article: Article
     record: DocRecord
     shingles: U32
-    distinct: U32  # np.unique(shingles)
+    distinct: U32  # sorted distinct shingles
 
 
 class Deduper:
@@ -166,11 +165,10 @@ class Deduper:
         folded = fold(article.text)
         text_hash = folded_content_hash(folded)
         shingles = folded_shingle_ids(folded, self.settings.shingle_size)
-        unique = np.unique(shingles)
-        distinct = int(unique.size)
+        unique = distinct(shingles)
         signature = None
-        if distinct >= self.settings.min_shingles:
-            signature = self.index.hasher.signature(unique, distinct=True)
+        if unique.size >= self.settings.min_shingles:
+            signature = self.index.hasher.signature(unique, is_distinct=True)
         guid = article.entry.guid
         record = DocRecord(
             event_id=event_id(article.canonical_url, text_hash),
@@ -181,7 +179,7 @@ class Deduper:
             text_key=exact_key(KIND_TEXT, text_hash),
             revision=1,
             agency=detect(article.text, article.authors, article.syndication),
-            n_shingles=distinct,
+            n_shingles=int(unique.size),
             signature=signature,
         )
         return _Doc(article, record, shingles, unique)

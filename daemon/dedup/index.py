@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from daemon.dedup.lsh import KeyTable
 from daemon.dedup.minhash import MinHasher
-from daemon.dedup.shingles import U32
+from daemon.dedup.shingles import U32, distinct
 
 DEAD: Final = 0
 PENDING: Final = 1
@@ -195,7 +195,7 @@ class DedupIndex:
         Estimates are computed for all candidates at once; only the best `limit` (all if None)
         are returned, ties kept in slot order.
         """
-        slots = np.unique(self.keys.lookup(self.hasher.band_keys(signature)))
+        slots = distinct(self.keys.lookup(self.hasher.band_keys(signature)))
         slots = slots[(self.state[slots] != DEAD) & (self.n_shingles[slots] >= min_shingles)]
         equal = np.count_nonzero(self.signature[slots] == signature, axis=1)
         jaccard = equal / max(signature.size, 1)

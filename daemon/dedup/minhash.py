@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from daemon.dedup.shingles import U32, U64, constants, mix64
+from daemon.dedup.shingles import U32, U64, constants, distinct, mix64
 
 BAND_BITS = 56  # band hash bits; the top byte of a key names the band (or another key kind)
 
@@ -29,12 +29,12 @@ class MinHasher:
         self._row_weights = constants("newsd.minhash.rows", self.rows)
         self._band_tags: U64 = np.arange(bands, dtype=np.uint64) << np.uint64(BAND_BITS)
 
-    def signature(self, shingles: U32, *, distinct: bool = False) -> U32:
+    def signature(self, shingles: U32, *, is_distinct: bool = False) -> U32:
         """MinHash signature of the set of `shingles` (all-ones for an empty set).
 
-        `distinct=True` promises `shingles` holds no repeats (saves a sort).
+        `is_distinct=True` promises `shingles` holds no repeats (saves a sort).
         """
-        unique = (shingles if distinct else np.unique(shingles)).astype(np.uint64)
+        unique = (shingles if is_distinct else distinct(shingles)).astype(np.uint64)
         if unique.size == 0:
             return np.full(self.num_perm, 0xFFFFFFFF, dtype=np.uint32)
         hashed = np.multiply(unique[:, None], self._a[None, :])

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from daemon.dedup.shingles import U32
+from daemon.dedup.shingles import U32, distinct
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +53,11 @@ class RepostRule:
 def overlap(first: U32, second: U32, first_set: U32 | None = None) -> Overlap:
     """Exact set overlap of two shingle sequences; symmetric in its arguments.
 
-    `first_set` may pass `np.unique(first)` when the caller has it already (one document
+    `first_set` may pass `distinct(first)` when the caller has it already (one document
     checked against several candidates).
     """
-    set_a = np.unique(first) if first_set is None else first_set
-    set_b = np.unique(second)
+    set_a = distinct(first) if first_set is None else first_set
+    set_b = distinct(second)
     shared = int(np.count_nonzero(_members(set_a, set_b)))
     union = set_a.size + set_b.size - shared
     smaller_set = min(set_a.size, set_b.size)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from daemon.dedup.keys import collapse_space, fold
 from daemon.dedup.minhash import MinHasher, estimate_jaccard
-from daemon.dedup.shingles import folded_token_hashes, shingle_ids, token_hashes, tokens
+from daemon.dedup.shingles import distinct, folded_token_hashes, shingle_ids, token_hashes, tokens
 from daemon.dedup.verify import RepostRule, longest_run, overlap
 
 texts = st.text(min_size=0, max_size=400)
@@ -144,12 +144,20 @@ def test_overlap_equals_the_set_definition(first: list[int], second: list[int]) 
 @given(st.lists(st.integers(0, 2**32 - 1), max_size=200))
 @settings(max_examples=100)
 def test_signature_of_distinct_ids_is_the_same(ids: list[int]) -> None:
-    """signature(x) == signature(unique(x), distinct=True), and is the min of the hash family."""
+    """signature(x) == signature(unique(x), is_distinct=True), and is the min of the hash family."""
     hasher = MinHasher(64, 32)
     values = np.array(ids, np.uint32)
     signature = hasher.signature(values)
-    assert np.array_equal(signature, hasher.signature(np.unique(values), distinct=True))
+    assert np.array_equal(signature, hasher.signature(np.unique(values), is_distinct=True))
     if ids:
         x = np.unique(values).astype(np.uint64)[:, None]
         plain = ((x * hasher._a + hasher._b) >> np.uint64(32)).min(axis=0)
         assert np.array_equal(signature, plain.astype(np.uint32))
+
+
+@given(st.lists(st.integers(0, 2**32 - 1) | st.integers(0, 5), max_size=80))
+def test_distinct_is_np_unique(ids: list[int]) -> None:
+    """distinct() returns exactly np.unique's sorted distinct values, as uint32."""
+    values = np.array(ids, np.uint32)
+    got = distinct(values)
+    assert got.dtype == np.uint32 and np.array_equal(got, np.unique(values))
