@@ -186,15 +186,19 @@ class Deduper:
 
     async def _exact(self, doc: _Doc) -> Verdict | None:
         record = doc.record
-        previous = self.index.latest(record.url_key)
-        if previous is None and record.guid_key is not None:
-            previous = self.index.latest(record.guid_key)
+        by_url, same_text, *by_guid = self.index.latest_each(
+            [
+                record.url_key,
+                record.text_key,
+                *([] if record.guid_key is None else [record.guid_key]),
+            ]
+        )
+        previous = by_url if by_url is not None or not by_guid else by_guid[0]
         if previous is not None:
             if int(self.index.text_key[previous]) == record.text_key:
                 self.counts["unchanged"] += 1
                 raise Skip("unchanged")
             return await self._updated(doc, previous)
-        same_text = self.index.latest(record.text_key)
         if same_text is not None:
             return self._duplicate(doc, same_text, 1.0)
         return None

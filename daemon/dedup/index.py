@@ -183,9 +183,13 @@ class DedupIndex:
 
     def latest(self, key: int) -> int | None:
         """The newest live slot registered under an exact key, if any."""
-        slots = self.keys.lookup(np.array([key], np.uint64))
-        slots = slots[self.state[slots] != DEAD]
-        return int(slots.max()) if slots.size else None
+        return self.latest_each([key])[0]
+
+    def latest_each(self, keys: list[int]) -> list[int | None]:
+        """`latest(key)` for each of `keys`, in one lookup."""
+        found = self.keys.lookup_each(np.array(keys, np.uint64))
+        alive = [slots[self.state[slots] != DEAD] for slots in found]
+        return [int(slots.max()) if slots.size else None for slots in alive]
 
     def candidates(
         self, signature: U32, n_shingles: int, min_shingles: int, limit: int | None = None

@@ -41,11 +41,20 @@ def _merge(keys: U64, slots: U32, new_keys: U64, new_slots: U32) -> tuple[U64, U
     return np.insert(keys, positions, new_keys), np.insert(slots, positions, new_slots)
 
 
-def _probe(keys: U64, slots: U32, query: U64) -> list[U32]:
-    low = np.searchsorted(keys, query, side="left")
-    high = np.searchsorted(keys, query, side="right")
-    hits = np.flatnonzero(high > low)
-    return [slots[low[i] : high[i]] for i in hits]
+def _probe(keys: U64, slots: U32, query: U64) -> list[tuple[int, U32]]:
+    # (query index, its slots) for each query key present.  One left search for all, then a
+    # right search only for the hits (usually none or a few of them).
+    if keys.size == 0:
+        return []
+    low = keys.searchsorted(query)
+    hit = np.flatnonzero(keys[low.clip(max=keys.size - 1)] == query)
+    if hit.size == 0:
+        return []
+    high = keys.searchsorted(query[hit], side="right")
+    return [
+        (i, slots[a:b])
+        for i, a, b in zip(hit.tolist(), low[hit].tolist(), high.tolist(), strict=True)
+    ]
 
 
 class KeyTable:
@@ -88,10 +97,21 @@ class KeyTable:
 
     def lookup(self, keys: U64) -> U32:
         """All slots stored under any of `keys` (with repeats: one per matching key)."""
-        parts = [np.asarray(self._recent[k], np.uint32) for k in keys.tolist() if k in self._recent]
-        parts += _probe(*self._middle, keys)
-        parts += _probe(*self._main, keys)
+        parts = [found for _, found in self._hits(keys)]
         return np.concatenate(parts) if parts else np.zeros(0, np.uint32)
+
+    def lookup_each(self, keys: U64) -> list[U32]:
+        """The slots stored under each of `keys`, one array per key (in the order given)."""
+        per_key: list[list[U32]] = [[] for _ in range(keys.size)]
+        for i, found in self._hits(keys):
+            per_key[i].append(found)
+        return [np.concatenate(p) if p else np.zeros(0, np.uint32) for p in per_key]
+
+    def _hits(self, keys: U64) -> list[tuple[int, U32]]:
+        recent = self._recent
+        hits = [(i, np.asarray(recent[k], np.uint32))
+                for i, k in enumerate(keys.tolist()) if k in recent]  # fmt: skip
+        return hits + _probe(*self._middle, keys) + _probe(*self._main, keys)
 
     def bulk_load(self, keys: U64, slots: U32) -> None:
         """Add many entries at once (start-up): one sort, straight into the main level."""
