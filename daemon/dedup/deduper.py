@@ -29,9 +29,10 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import takewhile
 
+import numpy as np
 import structlog
 
 from daemon.dedup import index as idx
@@ -66,9 +67,10 @@ class _Doc:
     """What `decide()` computes once about the incoming article."""
 
     article: Article
+    folded: str  # keys.fold(article.text)
     record: DocRecord
     shingles: U32
-    distinct: U32  # sorted distinct shingles
+    distinct: U32  # sorted distinct shingles (empty when borrowed: only `_near` reads it)
 
 
 class Deduper:
@@ -124,11 +126,7 @@ class Deduper:
         async with self._lock:
             now = self.clock()
             await self._maybe_expire(now)
-            doc = self._describe(article, now)
-            verdict = await self._exact(doc) or await self._near(doc)
-            verdict = verdict or Verdict(
-                kind="new", cluster_id=doc.record.event_id, syndication=doc.record.agency
-            )
+            doc, verdict = await self._decide(self._identify(article, now))
             self._register(doc, verdict)
             self.counts[verdict.kind] += 1
             return verdict
@@ -161,14 +159,27 @@ class Deduper:
 
     # -- decision steps -----------------------------------------------------------------------
 
-    def _describe(self, article: Article, now: float) -> _Doc:
+    async def _decide(self, doc: _Doc) -> tuple[_Doc, Verdict]:
+        # Shingles and MinHash are computed only when needed: not for a re-fetch, and not for an
+        # exact copy whose original's shingles are at hand.
+        previous, same_text = self._exact(doc)
+        if previous is not None:
+            doc = self._describe(doc)
+            return doc, await self._updated(doc, previous)
+        if same_text is not None:
+            doc = self._borrow(doc, same_text) or self._describe(doc)
+            return doc, self._duplicate(doc, same_text, 1.0)
+        doc = self._describe(doc)
+        verdict = await self._near(doc)
+        agency = doc.record.agency
+        return doc, verdict or Verdict(
+            kind="new", cluster_id=doc.record.event_id, syndication=agency
+        )
+
+    def _identify(self, article: Article, now: float) -> _Doc:
+        """The document's keys (cheap); its shingles come later, from `_describe` or `_borrow`."""
         folded = fold(article.text)
         text_hash = folded_content_hash(folded)
-        shingles = folded_shingle_ids(folded, self.settings.shingle_size)
-        unique = distinct(shingles)
-        signature = None
-        if unique.size >= self.settings.min_shingles:
-            signature = self.index.hasher.signature(unique, is_distinct=True)
         guid = article.entry.guid
         record = DocRecord(
             event_id=event_id(article.canonical_url, text_hash),
@@ -178,13 +189,46 @@ class Deduper:
             guid_key=exact_key(KIND_GUID, f"{article.entry.origin.id}\n{guid}") if guid else None,
             text_key=exact_key(KIND_TEXT, text_hash),
             revision=1,
-            agency=detect(article.text, article.authors, article.syndication),
-            n_shingles=int(unique.size),
-            signature=signature,
+            agency=None,
+            n_shingles=0,
+            signature=None,
         )
-        return _Doc(article, record, shingles, unique)
+        empty = np.zeros(0, np.uint32)
+        return _Doc(article, folded, record, empty, empty)
 
-    async def _exact(self, doc: _Doc) -> Verdict | None:
+    def _describe(self, doc: _Doc) -> _Doc:
+        """`doc` with its shingles, signature and agency computed."""
+        shingles = folded_shingle_ids(doc.folded, self.settings.shingle_size)
+        unique = distinct(shingles)
+        signature = None
+        if unique.size >= self.settings.min_shingles:
+            signature = self.index.hasher.signature(unique, is_distinct=True)
+        record = replace(doc.record, agency=self._agency(doc.article), n_shingles=int(unique.size),
+                         signature=signature)  # fmt: skip
+        return replace(doc, record=record, shingles=shingles, distinct=unique)
+
+    def _borrow(self, doc: _Doc, same_text: int) -> _Doc | None:
+        """`doc` with the shingles and signature of `same_text` (same normalized text, so the
+        same shingles), if they are in memory; None otherwise."""
+        eid = self.index.event_id(same_text)
+        pending = self._pending.get(eid)
+        shingles = pending.shingles if pending is not None else self._cache.get(eid)
+        if shingles is None:
+            return None
+        count = int(self.index.n_shingles[same_text])
+        signature = None
+        if count >= self.settings.min_shingles:
+            signature = self.index.signature[same_text].copy()
+        record = replace(doc.record, agency=self._agency(doc.article), n_shingles=count,
+                         signature=signature)  # fmt: skip
+        return replace(doc, record=record, shingles=shingles)
+
+    def _agency(self, article: Article) -> str | None:
+        return detect(article.text, article.authors, article.syndication)
+
+    def _exact(self, doc: _Doc) -> tuple[int | None, int | None]:
+        """(live slot with the same URL or feed GUID, live slot with the same text); raises
+        `Skip("unchanged")` when the first has the same text."""
         record = doc.record
         by_url, same_text, *by_guid = self.index.latest_each(
             [
@@ -194,14 +238,10 @@ class Deduper:
             ]
         )
         previous = by_url if by_url is not None or not by_guid else by_guid[0]
-        if previous is not None:
-            if int(self.index.text_key[previous]) == record.text_key:
-                self.counts["unchanged"] += 1
-                raise Skip("unchanged")
-            return await self._updated(doc, previous)
-        if same_text is not None:
-            return self._duplicate(doc, same_text, 1.0)
-        return None
+        if previous is not None and int(self.index.text_key[previous]) == record.text_key:
+            self.counts["unchanged"] += 1
+            raise Skip("unchanged")
+        return previous, same_text
 
     async def _updated(self, doc: _Doc, previous: int) -> Verdict:
         cluster_id = self.index.cluster_id(previous)
