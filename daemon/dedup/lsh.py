@@ -47,7 +47,7 @@ def _probe(keys: U64, slots: U32, query: U64) -> list[tuple[int, U32]]:
     if keys.size == 0:
         return []
     low = keys.searchsorted(query)
-    hit = np.flatnonzero(keys[low.clip(max=keys.size - 1)] == query)
+    hit = np.flatnonzero(keys[np.minimum(low, keys.size - 1)] == query)
     if hit.size == 0:
         return []
     high = keys.searchsorted(query[hit], side="right")

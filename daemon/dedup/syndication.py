@@ -134,18 +134,21 @@ def from_text(text: str) -> str | None:
     """The agency credited by a dateline (start of the body) or a credit line (its end)."""
     # Only the head of the first two lines and short last lines can carry a credit; the patterns
     # are costly, so they run on those short pieces only, and only if an alias may occur.
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    for line in lines[:2]:
-        head = line[:_MAX_CREDIT_LINE]
+    lines = [line.strip() for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    heads = [line[:_MAX_CREDIT_LINE] for line in lines[:2]]
+    tails = [line for line in reversed(lines[-3:]) if len(line) <= _MAX_CREDIT_LINE]
+    if not may_credit("\n".join(heads + tails)):  # hints hold no newline: same as line by line
+        return next(("Reuters" for line in tails if _REUTERS_CREDIT.match(line)), None)
+    for head in heads:
         if may_credit(head):
             found = _name(_DATELINE.search(_without_photo_credits(head)))
             if found:
                 return found
-    for line in reversed(lines[-3:]):
-        if len(line) <= _MAX_CREDIT_LINE:
-            found = _credit_line(line)
-            if found:
-                return found
+    for line in tails:
+        found = _credit_line(line)
+        if found:
+            return found
     return None
 
 

@@ -77,7 +77,7 @@ def _members(values: U32, sorted_set: U32) -> npt.NDArray[np.bool_]:
     # Membership by binary search in a sorted unique array: one searchsorted, no sort.
     if sorted_set.size == 0:
         return np.zeros(values.size, dtype=bool)
-    found = np.searchsorted(sorted_set, values).clip(max=sorted_set.size - 1)
+    found = np.minimum(sorted_set.searchsorted(values), sorted_set.size - 1)
     out: npt.NDArray[np.bool_] = sorted_set[found] == values
     return out
 
