@@ -97,21 +97,19 @@ class KeyTable:
 
     def lookup(self, keys: U64) -> U32:
         """All slots stored under any of `keys` (with repeats: one per matching key)."""
-        parts = [found for _, found in self._hits(keys)]
-        return np.concatenate(parts) if parts else np.zeros(0, np.uint32)
+        recent = self._recent
+        in_recent = [s for k in keys.tolist() if k in recent for s in recent[k]]
+        parts = [np.array(in_recent, np.uint32)]
+        parts += [found for _, found in _probe(*self._middle, keys) + _probe(*self._main, keys)]
+        return np.concatenate(parts)
 
     def lookup_each(self, keys: U64) -> list[U32]:
         """The slots stored under each of `keys`, one array per key (in the order given)."""
-        per_key: list[list[U32]] = [[] for _ in range(keys.size)]
-        for i, found in self._hits(keys):
-            per_key[i].append(found)
-        return [np.concatenate(p) if p else np.zeros(0, np.uint32) for p in per_key]
-
-    def _hits(self, keys: U64) -> list[tuple[int, U32]]:
         recent = self._recent
-        hits = [(i, np.asarray(recent[k], np.uint32))
-                for i, k in enumerate(keys.tolist()) if k in recent]  # fmt: skip
-        return hits + _probe(*self._middle, keys) + _probe(*self._main, keys)
+        per_key: list[list[int]] = [list(recent.get(k, ())) for k in keys.tolist()]
+        for i, found in _probe(*self._middle, keys) + _probe(*self._main, keys):
+            per_key[i] += found.tolist()
+        return [np.array(slots, np.uint32) for slots in per_key]
 
     def bulk_load(self, keys: U64, slots: U32) -> None:
         """Add many entries at once (start-up): one sort, straight into the main level."""

@@ -83,11 +83,11 @@ def distinct(values: U32) -> U32:
 def mix64(values: U64) -> U64:
     """splitmix64 finaliser: spreads the bits of every value (array in, array out)."""
     z = values ^ (values >> np.uint64(30))
-    z = z * np.uint64(0xBF58476D1CE4E5B9)
-    z = z ^ (z >> np.uint64(27))
-    z = z * np.uint64(0x94D049BB133111EB)
-    out: U64 = z ^ (z >> np.uint64(31))
-    return out
+    z *= np.uint64(0xBF58476D1CE4E5B9)
+    z ^= z >> np.uint64(27)
+    z *= np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
+    return z
 
 
 def token_hashes(words: list[str]) -> U64:
