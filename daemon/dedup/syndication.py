@@ -39,14 +39,18 @@ AGENCIES: dict[str, str] = {
     "Interfax": r"(?i:interfax)",
 }
 _NAMES = list(AGENCIES)
-# Literals of which every alias above contains at least one: acronyms as written, names in
-# lower case.  A line with none of them cannot hold a credit, so the costly patterns are skipped
-# (checked against the patterns by a property test; keep both lists in step).
+# Literals of which every alias above contains at least one: acronyms as written; for names,
+# all the words of one of these groups, in lower case.  A line without them cannot hold a credit,
+# so the costly patterns are skipped (a property test checks the hints against the patterns;
+# keep both in step).
 _HINTS_CASED = ("AP", "AFP", "EFE", "dpa", "DPA", "TASS", "Tass", "ANSA", "PA", "UPI", "ANI", "PTI",
                 "IANS", "CP")  # fmt: skip
-_HINTS_LOWER = ("associated", "reuters", "agence", "agencia", "deutsche", "europa", "xinhua",
-                "media", "association", "united", "kyodo", "yonhap", "trust", "canadian",
-                "anadolu", "interfax")  # fmt: skip
+_HINTS_LOWER = (("associated", "press"), ("reuters",), ("agence", "france", "presse"),
+                ("agencia", "efe"), ("deutsche", "presse", "agentur"), ("europa", "press"),
+                ("xinhua",), ("pa", "media"), ("press", "association"),
+                ("united", "press", "international"), ("kyodo",), ("yonhap",),
+                ("press", "trust", "india"), ("canadian", "press"), ("anadolu",),
+                ("interfax",))  # fmt: skip
 # Likewise for the photo pattern: each of its branches needs "/" or one of these words.
 _HINTS_PHOTO = ("photo", "foto", "image", "video", "picture", "via")
 # The only non-ASCII letters that `re` matches case-insensitively to ASCII ones (İ ı K ſ): folded
@@ -95,7 +99,7 @@ def may_credit(line: str) -> bool:
     if any(hint in line for hint in _HINTS_CASED):
         return True
     folded = _folded(line)
-    return any(hint in folded for hint in _HINTS_LOWER)
+    return any(all(word in folded for word in words) for words in _HINTS_LOWER)
 
 
 def _without_photo_credits(line: str) -> str:
