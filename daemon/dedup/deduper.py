@@ -14,6 +14,9 @@ only after the broker acknowledged the event; only then is the document written 
 `release()` forgets a pending document that was never published.  A crash loses only pending
 documents, so it never turns an unsent article into a duplicate of itself.
 
+Work is done only as needed: the keys first (an unchanged re-fetch ends there), then shingles,
+MinHash and the agency; an exact copy borrows its original's shingles when they are in memory.
+
 Memory: besides the index, the shingle sequences of recently committed documents stay in a
 least-recently-used cache capped at `shingle_cache_bytes` (default 64 MiB, about 25,000 documents
 of 600 words), so the exact check of a recent candidate needs no SQLite read; the rest are read in
@@ -30,7 +33,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from itertools import takewhile
 
 import numpy as np
 import structlog
@@ -96,7 +98,7 @@ class Deduper:
         self.counts: Counter[str] = Counter()
         self._pending: dict[str, _Pending] = {}
         self._pending_ids: dict[tuple[str, str], str] = {}  # (canonical URL, text) → event id
-        self._cache = ShingleCache(shingle_cache_bytes)
+        self.shingle_cache = ShingleCache(shingle_cache_bytes)  # recent documents, for exact checks
         self._lock = asyncio.Lock()
         self._next_expiry = 0.0
 
@@ -142,7 +144,7 @@ class Deduper:
             self.index.state[slot] = idx.COMMITTED
         size = self.index.cluster_sizes.get(verdict.cluster_id, 1)
         await self.store.run(lambda conn: idx.save(conn, pending.record, pending.shingles, size))
-        self._cache.put(eid, pending.shingles)
+        self.shingle_cache.put(eid, pending.shingles)
         self.counts["committed"] += 1
 
     async def release(self, article: Article, verdict: Verdict) -> None:
@@ -212,13 +214,15 @@ class Deduper:
         same shingles), if they are in memory; None otherwise."""
         eid = self.index.event_id(same_text)
         pending = self._pending.get(eid)
-        shingles = pending.shingles if pending is not None else self._cache.get(eid)
+        shingles = pending.shingles if pending is not None else self.shingle_cache.get(eid)
         if shingles is None:
             return None
         count = int(self.index.n_shingles[same_text])
         signature = None
         if count >= self.settings.min_shingles:
             signature = self.index.signature[same_text].copy()
+            if not signature.any():
+                return None  # stored without one (under another min_shingles): compute it
         record = replace(doc.record, agency=self._agency(doc.article), n_shingles=count,
                          signature=signature)  # fmt: skip
         return replace(doc, record=record, shingles=shingles)
@@ -280,13 +284,9 @@ class Deduper:
         signature = doc.record.signature
         if signature is None:
             return None
-        found = self.index.candidates(
-            signature, doc.record.n_shingles, self.settings.min_shingles, _MAX_VERIFIED
-        )
-        # Sorted by estimate: past the first one below half the threshold, none can pass.
-        found = list(
-            takewhile(lambda c: c.estimated_containment >= self.rule.containment / 2, found)
-        )
+        # Past half the threshold (estimated), a candidate cannot pass the exact check.
+        found = self.index.candidates(signature, doc.record.n_shingles, self.settings.min_shingles,
+                                      _MAX_VERIFIED, self.rule.containment / 2)  # fmt: skip
         sequences = await self._shingles([c.event_id for c in found])
         for candidate in found:
             other = sequences.get(candidate.event_id)
@@ -303,7 +303,7 @@ class Deduper:
         missing: list[str] = []
         for eid in eids:
             pending = self._pending.get(eid)
-            sequence = pending.shingles if pending is not None else self._cache.get(eid)
+            sequence = pending.shingles if pending is not None else self.shingle_cache.get(eid)
             if sequence is None:
                 missing.append(eid)
             else:
@@ -311,7 +311,7 @@ class Deduper:
         if missing:
             loaded = await self.store.run(lambda conn: idx.load_shingles(conn, missing))
             for eid, sequence in loaded.items():
-                self._cache.put(eid, sequence)
+                self.shingle_cache.put(eid, sequence)
             found.update(loaded)
         return found
 

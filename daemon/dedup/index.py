@@ -214,15 +214,23 @@ class DedupIndex:
         return [int(slots.max()) if slots.size else None for slots in alive]
 
     def candidates(
-        self, signature: U32, n_shingles: int, min_shingles: int, limit: int | None = None
+        self,
+        signature: U32,
+        n_shingles: int,
+        min_shingles: int,
+        limit: int | None = None,
+        min_containment: float = 0.0,
     ) -> list[Candidate]:
         """Live documents sharing at least one LSH band, best estimated similarity first.
 
         Estimates are computed for all candidates at once; only the best `limit` (all if None)
-        are returned, ties kept in slot order.
+        with an estimated containment of at least `min_containment` are returned, ties kept in
+        slot order.
         """
         slots = distinct(self.keys.lookup(self._bands(signature)))
         slots = slots[(self.state[slots] != DEAD) & (self.n_shingles[slots] >= min_shingles)]
+        if slots.size == 0:
+            return []
         equal = np.count_nonzero(self.signature[slots] == signature, axis=1)
         jaccard = equal / max(signature.size, 1)
         other = self.n_shingles[slots].astype(np.int64)
@@ -232,7 +240,7 @@ class DedupIndex:
         return [
             Candidate(int(slots[i]), self.event_id(int(slots[i])), float(jaccard[i]),
                       float(containment[i]))
-            for i in order.tolist()
+            for i in order.tolist() if containment[i] >= min_containment
         ]  # fmt: skip
 
     def expire(self, cutoff: float) -> int:
