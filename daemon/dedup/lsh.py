@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from itertools import chain
 
 import numpy as np
 import numpy.typing as npt
@@ -119,11 +120,13 @@ class KeyTable:
     def flush(self) -> None:
         """Move the dict level into the sorted levels."""
         if self._recent:
-            items = [(k, s) for k, bucket in self._recent.items() for s in bucket]
-            pairs = np.array(items, dtype=np.uint64).reshape(-1, 2)
-            order = np.argsort(pairs[:, 0], kind="stable")
-            new_keys, new_slots = pairs[order, 0], pairs[order, 1].astype(np.uint32)
-            self._middle = _merge(*self._middle, new_keys, new_slots)
+            # Columns straight from the dict (no per-entry tuples): keys repeated per slot.
+            buckets = list(self._recent.values())
+            sizes = np.fromiter(map(len, buckets), np.int64, len(buckets))
+            keys = np.fromiter(self._recent.keys(), np.uint64, len(buckets)).repeat(sizes)
+            slots = np.fromiter(chain.from_iterable(buckets), np.uint32, int(sizes.sum()))
+            order = np.argsort(keys, kind="stable")
+            self._middle = _merge(*self._middle, keys[order], slots[order])
             self._recent.clear()
             self._recent_entries = 0
         if self._middle[0].size > max(self._recent_limit, self._middle_share * self._main[0].size):

@@ -138,10 +138,9 @@ def from_text(text: str) -> str | None:
     """The agency credited by a dateline (start of the body) or a credit line (its end)."""
     # Only the head of the first two lines and short last lines can carry a credit; the patterns
     # are costly, so they run on those short pieces only, and only if an alias may occur.
-    lines = [line.strip() for line in text.splitlines()]
-    lines = [line for line in lines if line]
-    heads = [line[:_MAX_CREDIT_LINE] for line in lines[:2]]
-    tails = [line for line in reversed(lines[-3:]) if len(line) <= _MAX_CREDIT_LINE]
+    lines = text.splitlines()
+    heads = [line[:_MAX_CREDIT_LINE] for line in _first_nonblank(lines, 2)]
+    tails = [line for line in _first_nonblank(lines[::-1], 3) if len(line) <= _MAX_CREDIT_LINE]
     if not may_credit("\n".join(heads + tails)):  # hints hold no newline: same as line by line
         return next(("Reuters" for line in tails if _REUTERS_CREDIT.match(line)), None)
     for head in heads:
@@ -154,6 +153,18 @@ def from_text(text: str) -> str | None:
         if found:
             return found
     return None
+
+
+def _first_nonblank(lines: list[str], count: int) -> list[str]:
+    # The first `count` non-blank lines, stripped (without stripping the whole text's lines).
+    found: list[str] = []
+    for line in lines:
+        line = line.strip()
+        if line:
+            found.append(line)
+            if len(found) == count:
+                break
+    return found
 
 
 def _credit_line(line: str) -> str | None:
