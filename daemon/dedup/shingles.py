@@ -48,6 +48,7 @@ def constants(label: str, count: int) -> U64:
 
 _CHAR_WEIGHTS = constants("newsd.shingles.char", _MAX_TOKEN)
 _POS_WEIGHTS = constants("newsd.shingles.position", 16)
+_CHAR_WEIGHTS_0 = np.append(_CHAR_WEIGHTS, np.uint64(0))  # index _MAX_TOKEN: not in a token
 
 
 def tokens(text: str) -> list[str]:
@@ -103,21 +104,21 @@ def token_hashes(words: list[str]) -> U64:
 def folded_token_hashes(folded: str) -> U64:
     """`token_hashes(_TOKEN.findall(folded))`, without building the token strings."""
     points = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), "<u4")
-    kind = _char_classes()[points]
+    kind = _char_classes().take(points)
     word = kind == 1
+    # A token starts at a CJK character, at a word character after a non-word one, and every
+    # _MAX_TOKEN characters into a run; characters outside tokens get the zero weight.
+    starts = kind != 0
+    starts[1:] &= ~(word[1:] & word[:-1])
     index = np.arange(points.size, dtype=np.int32)
-    starts = word.copy()
-    starts[1:] &= ~word[:-1]
-    # Offset of each character in its run of word characters; runs are cut every _MAX_TOKEN.
     offset = index - np.maximum.accumulate(np.where(starts, index, 0))
     if offset.size and offset.max() >= _MAX_TOKEN:
         offset %= _MAX_TOKEN
-    keep = word | (kind == 2)
-    offset = np.where(word, offset, 0)[keep]
+    offset[kind == 0] = _MAX_TOKEN
     first = np.flatnonzero(offset == 0)
     if first.size == 0:
         return np.zeros(0, dtype=np.uint64)
-    weighted = points[keep].astype(np.uint64) * _CHAR_WEIGHTS[offset]
+    weighted = points.astype(np.uint64) * _CHAR_WEIGHTS_0.take(offset)
     return mix64(np.add.reduceat(weighted, first))
 
 
