@@ -3,7 +3,9 @@
     PYTHONPATH=. python bench/dedup_speed.py --corpora ../shared/corpora --docs 1000000
 
 1. Speed: `Deduper.decide()` + `commit()` over corpus bodies and their reposts (shingling,
-   MinHash, LSH lookup, exact checks and the SQLite write included), in one process.
+   MinHash, LSH lookup, exact checks and the SQLite write included), in one process.  Round 1
+   sees every text for the first time; later rounds repeat the texts at new URLs (exact
+   copies).  The shingle cache of recent documents (outside the index) is reported apart.
 2. Memory: `DedupIndex` filled with `--docs` synthetic documents (random signatures and keys:
    the structures are the same as for real text), measured as numpy bytes and RSS delta.
 3. datasketch `MinHashLSH` (threshold 0.5, same num_perm) at `--datasketch-docs` documents,
@@ -20,6 +22,7 @@ import random
 import resource
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +42,16 @@ def rss_bytes() -> int:
         return int(handle.read().split()[1]) * resource.getpagesize()
 
 
-async def speed(corpora: Path, rounds: int) -> tuple[int, float, float]:
+@dataclass
+class Speed:
+    count: int = 0
+    decide_time: float = 0.0  # seconds in decide(), all rounds
+    total_time: float = 0.0  # seconds in decide() + commit(), all rounds
+    first_count: int = 0  # round 1 only: every text seen for the first time
+    first_time: float = 0.0
+
+
+async def speed(corpora: Path, rounds: int) -> tuple[Speed, Deduper]:
     bodies = corpus_bodies(corpora)
     rng = random.Random(1)
     docs = [(b, f"https://o.example/{i}") for i, b in enumerate(bodies)]
@@ -49,8 +61,7 @@ async def speed(corpora: Path, rounds: int) -> tuple[int, float, float]:
     await store.open()
     deduper = Deduper(DedupSettings(), store)
     await deduper.start()
-    decide_time = total_time = 0.0
-    count = 0
+    measured = Speed()
     for r in range(rounds):
         for text, url in docs:
             doc = article(text, f"{url}/{r}")
@@ -58,11 +69,14 @@ async def speed(corpora: Path, rounds: int) -> tuple[int, float, float]:
             verdict = await deduper.decide(doc)
             decided = time.perf_counter()
             await deduper.commit(doc, verdict)
-            decide_time += decided - started
-            total_time += time.perf_counter() - started
-            count += 1
+            measured.decide_time += decided - started
+            measured.total_time += time.perf_counter() - started
+            measured.count += 1
+            if r == 0:
+                measured.first_count += 1
+                measured.first_time += decided - started
     await store.close()
-    return count, count / decide_time, count / total_time
+    return measured, deduper
 
 
 def fill_index(n: int, num_perm: int) -> tuple[float, int, int]:
@@ -111,11 +125,20 @@ def main() -> None:
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     settings = DedupSettings()
-    count, decide_rate, total_rate = asyncio.run(speed(args.corpora, args.rounds))
+    measured, deduper = asyncio.run(speed(args.corpora, args.rounds))
+    cache = deduper.shingle_cache
+    count = measured.count
     print(f"{'measure':52} {'value':>14}")
     print(f"{'decisions timed (bodies + reposts)':52} {count:14,}")
-    print(f"{'decide() per second, one core':52} {decide_rate:14,.0f}")
-    print(f"{'decide() + commit() per second, one core':52} {total_rate:14,.0f}")
+    print(f"{'decide() per second, one core':52} {count / measured.decide_time:14,.0f}")
+    first = measured.first_count / measured.first_time
+    print(f"{'decide() per second, round 1 only (first sight)':52} {first:14,.0f}")
+    print(f"{'decide() + commit() per second, one core':52} {count / measured.total_time:14,.0f}")
+    print(f"{'shingle cache: cap, bytes':52} {cache.max_bytes:14,}")
+    print(f"{'shingle cache: documents held after the run':52} {len(cache):14,}")
+    print(
+        f"{'shingle cache: bytes per document held':52} {cache.nbytes / max(len(cache), 1):14,.0f}"
+    )
     secs, nbytes, rss = fill_index(args.docs, settings.num_perm)
     print(f"{f'newsd index: documents added (num_perm {settings.num_perm})':52} {args.docs:14,}")
     print(f"{'newsd index: seconds to add':52} {secs:14.1f}")

@@ -14,6 +14,14 @@ only after the broker acknowledged the event; only then is the document written 
 `release()` forgets a pending document that was never published.  A crash loses only pending
 documents, so it never turns an unsent article into a duplicate of itself.
 
+Work is done only as needed: the keys first (an unchanged re-fetch ends there), then shingles,
+MinHash and the agency; an exact copy borrows its original's shingles when they are in memory.
+
+Memory: besides the index, the shingle sequences of recently committed documents stay in a
+least-recently-used cache capped at `shingle_cache_bytes` (default 64 MiB, about 25,000 documents
+of 600 words), so the exact check of a recent candidate needs no SQLite read; the rest are read in
+one query per decision.
+
 Concurrency: the pipeline calls `decide()` from a single task, so decisions are sequential and
 consistent (a lock enforces it anyway); `commit()`/`release()` may run from another task.
 """
@@ -24,17 +32,18 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import structlog
 
 from daemon.dedup import index as idx
+from daemon.dedup.cache import ShingleCache
 from daemon.dedup.index import DedupIndex, DocRecord
-from daemon.dedup.keys import content_hash, event_id
+from daemon.dedup.keys import content_hash, event_id, fold, folded_content_hash
 from daemon.dedup.lsh import KIND_GUID, KIND_TEXT, KIND_URL, exact_key
 from daemon.dedup.minhash import MinHasher
-from daemon.dedup.shingles import U32, shingle_ids
+from daemon.dedup.shingles import U32, distinct, folded_shingle_ids
 from daemon.dedup.syndication import detect
 from daemon.dedup.verify import RepostRule, overlap
 from daemon.errors import Skip
@@ -59,8 +68,11 @@ class _Pending:
 class _Doc:
     """What `decide()` computes once about the incoming article."""
 
+    article: Article
+    folded: str  # keys.fold(article.text)
     record: DocRecord
     shingles: U32
+    distinct: U32  # sorted distinct shingles (empty when borrowed: only `_near` reads it)
 
 
 class Deduper:
@@ -74,6 +86,7 @@ class Deduper:
         clock: Callable[[], float] = time.time,
         bands: int = 32,
         rule: RepostRule | None = None,
+        shingle_cache_bytes: int = 64 * 2**20,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -84,6 +97,8 @@ class Deduper:
         self.index = DedupIndex(MinHasher(settings.num_perm, bands))
         self.counts: Counter[str] = Counter()
         self._pending: dict[str, _Pending] = {}
+        self._pending_ids: dict[tuple[str, str], str] = {}  # (canonical URL, text) → event id
+        self.shingle_cache = ShingleCache(shingle_cache_bytes)  # recent documents, for exact checks
         self._lock = asyncio.Lock()
         self._next_expiry = 0.0
 
@@ -113,18 +128,14 @@ class Deduper:
         async with self._lock:
             now = self.clock()
             await self._maybe_expire(now)
-            doc = self._describe(article, now)
-            verdict = await self._exact(doc) or await self._near(doc)
-            verdict = verdict or Verdict(
-                kind="new", cluster_id=doc.record.event_id, syndication=doc.record.agency
-            )
+            doc, verdict = await self._decide(self._identify(article, now))
             self._register(doc, verdict)
             self.counts[verdict.kind] += 1
             return verdict
 
     async def commit(self, article: Article, verdict: Verdict) -> None:
         """The event was acknowledged: persist the document (idempotent)."""
-        eid = _event_id_of(article)
+        eid = self._event_id_of(article)
         pending = self._pending.pop(eid, None)
         slot = self.index.pending.pop(eid, None)
         if pending is None:
@@ -133,11 +144,12 @@ class Deduper:
             self.index.state[slot] = idx.COMMITTED
         size = self.index.cluster_sizes.get(verdict.cluster_id, 1)
         await self.store.run(lambda conn: idx.save(conn, pending.record, pending.shingles, size))
+        self.shingle_cache.put(eid, pending.shingles)
         self.counts["committed"] += 1
 
     async def release(self, article: Article, verdict: Verdict) -> None:
         """The event was never published: forget the pending document."""
-        eid = _event_id_of(article)
+        eid = self._event_id_of(article)
         pending = self._pending.pop(eid, None)
         slot = self.index.pending.pop(eid, None)
         if pending is None or slot is None:
@@ -149,14 +161,27 @@ class Deduper:
 
     # -- decision steps -----------------------------------------------------------------------
 
-    def _describe(self, article: Article, now: float) -> _Doc:
-        text_hash = content_hash(article.text)
-        shingles = shingle_ids(article.text, self.settings.shingle_size)
-        unique = np.unique(shingles)
-        distinct = int(unique.size)
-        signature = None
-        if distinct >= self.settings.min_shingles:
-            signature = self.index.hasher.signature(unique)
+    async def _decide(self, doc: _Doc) -> tuple[_Doc, Verdict]:
+        # Shingles and MinHash are computed only when needed: not for a re-fetch, and not for an
+        # exact copy whose original's shingles are at hand.
+        previous, same_text = self._exact(doc)
+        if previous is not None:
+            doc = self._describe(doc)
+            return doc, await self._updated(doc, previous)
+        if same_text is not None:
+            doc = self._borrow(doc, same_text) or self._describe(doc)
+            return doc, self._duplicate(doc, same_text, 1.0)
+        doc = self._describe(doc)
+        verdict = await self._near(doc)
+        agency = doc.record.agency
+        return doc, verdict or Verdict(
+            kind="new", cluster_id=doc.record.event_id, syndication=agency
+        )
+
+    def _identify(self, article: Article, now: float) -> _Doc:
+        """The document's keys (cheap); its shingles come later, from `_describe` or `_borrow`."""
+        folded = fold(article.text)
+        text_hash = folded_content_hash(folded)
         guid = article.entry.guid
         record = DocRecord(
             event_id=event_id(article.canonical_url, text_hash),
@@ -166,30 +191,66 @@ class Deduper:
             guid_key=exact_key(KIND_GUID, f"{article.entry.origin.id}\n{guid}") if guid else None,
             text_key=exact_key(KIND_TEXT, text_hash),
             revision=1,
-            agency=detect(article.text, article.authors, article.syndication),
-            n_shingles=distinct,
-            signature=signature,
+            agency=None,
+            n_shingles=0,
+            signature=None,
         )
-        return _Doc(record, shingles)
+        empty = np.zeros(0, np.uint32)
+        return _Doc(article, folded, record, empty, empty)
 
-    async def _exact(self, doc: _Doc) -> Verdict | None:
+    def _describe(self, doc: _Doc) -> _Doc:
+        """`doc` with its shingles, signature and agency computed."""
+        shingles = folded_shingle_ids(doc.folded, self.settings.shingle_size)
+        unique = distinct(shingles)
+        signature = None
+        if unique.size >= self.settings.min_shingles:
+            signature = self.index.hasher.signature(unique, is_distinct=True)
+        record = replace(doc.record, agency=self._agency(doc.article), n_shingles=int(unique.size),
+                         signature=signature)  # fmt: skip
+        return replace(doc, record=record, shingles=shingles, distinct=unique)
+
+    def _borrow(self, doc: _Doc, same_text: int) -> _Doc | None:
+        """`doc` with the shingles and signature of `same_text` (same normalized text, so the
+        same shingles), if they are in memory; None otherwise."""
+        eid = self.index.event_id(same_text)
+        pending = self._pending.get(eid)
+        shingles = pending.shingles if pending is not None else self.shingle_cache.get(eid)
+        if shingles is None:
+            return None
+        count = int(self.index.n_shingles[same_text])
+        signature = None
+        if count >= self.settings.min_shingles:
+            signature = self.index.signature[same_text].copy()
+            if not signature.any():
+                return None  # stored without one (under another min_shingles): compute it
+        record = replace(doc.record, agency=self._agency(doc.article), n_shingles=count,
+                         signature=signature)  # fmt: skip
+        return replace(doc, record=record, shingles=shingles)
+
+    def _agency(self, article: Article) -> str | None:
+        return detect(article.text, article.authors, article.syndication)
+
+    def _exact(self, doc: _Doc) -> tuple[int | None, int | None]:
+        """(live slot with the same URL or feed GUID, live slot with the same text); raises
+        `Skip("unchanged")` when the first has the same text."""
         record = doc.record
-        previous = self.index.latest(record.url_key)
-        if previous is None and record.guid_key is not None:
-            previous = self.index.latest(record.guid_key)
-        if previous is not None:
-            if int(self.index.text_key[previous]) == record.text_key:
-                self.counts["unchanged"] += 1
-                raise Skip("unchanged")
-            return await self._updated(doc, previous)
-        same_text = self.index.latest(record.text_key)
-        if same_text is not None:
-            return self._duplicate(doc, same_text, 1.0)
-        return None
+        by_url, same_text, *by_guid = self.index.latest_each(
+            [
+                record.url_key,
+                record.text_key,
+                *([] if record.guid_key is None else [record.guid_key]),
+            ]
+        )
+        previous = by_url if by_url is not None or not by_guid else by_guid[0]
+        if previous is not None and int(self.index.text_key[previous]) == record.text_key:
+            self.counts["unchanged"] += 1
+            raise Skip("unchanged")
+        return previous, same_text
 
     async def _updated(self, doc: _Doc, previous: int) -> Verdict:
         cluster_id = self.index.cluster_id(previous)
-        earlier = await self._shingles(self.index.event_id(previous))
+        previous_id = self.index.event_id(previous)
+        earlier = (await self._shingles([previous_id])).get(previous_id)
         similarity = None if earlier is None else round(overlap(doc.shingles, earlier).jaccard, 4)
         verdict = Verdict(
             kind="updated",
@@ -223,23 +284,36 @@ class Deduper:
         signature = doc.record.signature
         if signature is None:
             return None
-        found = self.index.candidates(signature, doc.record.n_shingles, self.settings.min_shingles)
-        for candidate in found[:_MAX_VERIFIED]:
-            if candidate.estimated_containment < self.rule.containment / 2:
-                break  # sorted: the rest are further away still
-            other = await self._shingles(candidate.event_id)
+        # Past half the threshold (estimated), a candidate cannot pass the exact check.
+        found = self.index.candidates(signature, doc.record.n_shingles, self.settings.min_shingles,
+                                      _MAX_VERIFIED, self.rule.containment / 2)  # fmt: skip
+        sequences = await self._shingles([c.event_id for c in found])
+        for candidate in found:
+            other = sequences.get(candidate.event_id)
             if other is None:
                 continue
-            measured = overlap(doc.shingles, other)
+            measured = overlap(doc.shingles, other, doc.distinct)
             if self.rule.accepts(measured):
                 return self._duplicate(doc, candidate.slot, measured.similarity)
         return None
 
-    async def _shingles(self, eid: str) -> U32 | None:
-        pending = self._pending.get(eid)
-        if pending is not None:
-            return pending.shingles
-        return await self.store.run(lambda conn: idx.load_shingles(conn, eid))
+    async def _shingles(self, eids: list[str]) -> dict[str, U32]:
+        """Shingle sequences by event id: pending and cached in memory, the rest in one query."""
+        found: dict[str, U32] = {}
+        missing: list[str] = []
+        for eid in eids:
+            pending = self._pending.get(eid)
+            sequence = pending.shingles if pending is not None else self.shingle_cache.get(eid)
+            if sequence is None:
+                missing.append(eid)
+            else:
+                found[eid] = sequence
+        if missing:
+            loaded = await self.store.run(lambda conn: idx.load_shingles(conn, missing))
+            for eid, sequence in loaded.items():
+                self.shingle_cache.put(eid, sequence)
+            found.update(loaded)
+        return found
 
     def _grow_cluster(self, cluster_id: str, by: int) -> int:
         size = self.index.cluster_sizes.get(cluster_id, 1) + by
@@ -260,7 +334,13 @@ class Deduper:
             signature=record.signature,
         )  # fmt: skip
         self._pending[record.event_id] = _Pending(final, doc.shingles)
+        self._pending_ids[(doc.article.canonical_url, doc.article.text)] = record.event_id
         self.index.pending[record.event_id] = self.index.add(final)
+
+    def _event_id_of(self, article: Article) -> str:
+        # decide() remembered it for the pending document: hashing the text again costs more.
+        eid = self._pending_ids.pop((article.canonical_url, article.text), None)
+        return eid or event_id(article.canonical_url, content_hash(article.text))
 
     async def _maybe_expire(self, now: float) -> None:
         if now < self._next_expiry:
@@ -271,7 +351,3 @@ class Deduper:
         deleted = await self.store.run(lambda conn: idx.delete_older(conn, cutoff))
         if forgotten or deleted:
             log.info("dedup.expired", memory=forgotten, stored=deleted)
-
-
-def _event_id_of(article: Article) -> str:
-    return event_id(article.canonical_url, content_hash(article.text))

@@ -54,7 +54,6 @@ _TRACKING_NAMES = frozenset(
         "outputtype",
     }
 )
-_SPACE = re.compile(r"\s+")
 
 
 def canonical_url(url: str) -> str:
@@ -85,14 +84,31 @@ def _is_tracking(name: str) -> bool:
     return lowered in _TRACKING_NAMES or lowered.startswith(_TRACKING_PREFIXES)
 
 
+def fold(text: str) -> str:
+    """Unicode NFKC, then case-folded: the common first step of the text hash and the shingles."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
 def normalize_text(text: str) -> str:
     """Unicode NFKC, case-folded, whitespace collapsed: what the content hash is taken over."""
-    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    return collapse_space(fold(text))
+
+
+def collapse_space(text: str) -> str:
+    """Runs of whitespace to one space, ends stripped (what `re.sub(r"\\s+", " ")` did)."""
+    # str.split() and regex \s agree on whitespace (both use str.isspace); a test checks it for
+    # every code point.
+    return " ".join(text.split())
 
 
 def content_hash(text: str) -> str:
     """`sha256:<hex>` of the normalized text."""
-    digest = hashlib.sha256(normalize_text(text).encode("utf-8")).hexdigest()
+    return folded_content_hash(fold(text))
+
+
+def folded_content_hash(folded: str) -> str:
+    """`content_hash` of a text already passed through `fold()`."""
+    digest = hashlib.sha256(collapse_space(folded).encode("utf-8")).hexdigest()
     return f"sha256:{digest}"
 
 

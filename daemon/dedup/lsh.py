@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from itertools import chain
 
 import numpy as np
 import numpy.typing as npt
@@ -41,11 +42,20 @@ def _merge(keys: U64, slots: U32, new_keys: U64, new_slots: U32) -> tuple[U64, U
     return np.insert(keys, positions, new_keys), np.insert(slots, positions, new_slots)
 
 
-def _probe(keys: U64, slots: U32, query: U64) -> list[U32]:
-    low = np.searchsorted(keys, query, side="left")
-    high = np.searchsorted(keys, query, side="right")
-    hits = np.flatnonzero(high > low)
-    return [slots[low[i] : high[i]] for i in hits]
+def _probe(keys: U64, slots: U32, query: U64) -> list[tuple[int, U32]]:
+    # (query index, its slots) for each query key present.  One left search for all, then a
+    # right search only for the hits (usually none or a few of them).
+    if keys.size == 0:
+        return []
+    low = keys.searchsorted(query)
+    hit = np.flatnonzero(keys[np.minimum(low, keys.size - 1)] == query)
+    if hit.size == 0:
+        return []
+    high = keys.searchsorted(query[hit], side="right")
+    return [
+        (i, slots[a:b])
+        for i, a, b in zip(hit.tolist(), low[hit].tolist(), high.tolist(), strict=True)
+    ]
 
 
 class KeyTable:
@@ -88,10 +98,19 @@ class KeyTable:
 
     def lookup(self, keys: U64) -> U32:
         """All slots stored under any of `keys` (with repeats: one per matching key)."""
-        parts = [np.asarray(self._recent[k], np.uint32) for k in keys.tolist() if k in self._recent]
-        parts += _probe(*self._middle, keys)
-        parts += _probe(*self._main, keys)
-        return np.concatenate(parts) if parts else np.zeros(0, np.uint32)
+        recent = self._recent
+        in_recent = [s for k in keys.tolist() if k in recent for s in recent[k]]
+        parts = [np.array(in_recent, np.uint32)]
+        parts += [found for _, found in _probe(*self._middle, keys) + _probe(*self._main, keys)]
+        return np.concatenate(parts)
+
+    def lookup_each(self, keys: U64) -> list[U32]:
+        """The slots stored under each of `keys`, one array per key (in the order given)."""
+        recent = self._recent
+        per_key: list[list[int]] = [list(recent.get(k, ())) for k in keys.tolist()]
+        for i, found in _probe(*self._middle, keys) + _probe(*self._main, keys):
+            per_key[i] += found.tolist()
+        return [np.array(slots, np.uint32) for slots in per_key]
 
     def bulk_load(self, keys: U64, slots: U32) -> None:
         """Add many entries at once (start-up): one sort, straight into the main level."""
@@ -101,11 +120,13 @@ class KeyTable:
     def flush(self) -> None:
         """Move the dict level into the sorted levels."""
         if self._recent:
-            items = [(k, s) for k, bucket in self._recent.items() for s in bucket]
-            pairs = np.array(items, dtype=np.uint64).reshape(-1, 2)
-            order = np.argsort(pairs[:, 0], kind="stable")
-            new_keys, new_slots = pairs[order, 0], pairs[order, 1].astype(np.uint32)
-            self._middle = _merge(*self._middle, new_keys, new_slots)
+            # Columns straight from the dict (no per-entry tuples): keys repeated per slot.
+            buckets = list(self._recent.values())
+            sizes = np.fromiter(map(len, buckets), np.int64, len(buckets))
+            keys = np.fromiter(self._recent.keys(), np.uint64, len(buckets)).repeat(sizes)
+            slots = np.fromiter(chain.from_iterable(buckets), np.uint32, int(sizes.sum()))
+            order = np.argsort(keys, kind="stable")
+            self._middle = _merge(*self._middle, keys[order], slots[order])
             self._recent.clear()
             self._recent_entries = 0
         if self._middle[0].size > max(self._recent_limit, self._middle_share * self._main[0].size):

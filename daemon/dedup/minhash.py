@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from daemon.dedup.shingles import U32, U64, constants, mix64
+from daemon.dedup.shingles import U32, U64, constants, distinct, mix64
 
 BAND_BITS = 56  # band hash bits; the top byte of a key names the band (or another key kind)
 
@@ -29,13 +29,18 @@ class MinHasher:
         self._row_weights = constants("newsd.minhash.rows", self.rows)
         self._band_tags: U64 = np.arange(bands, dtype=np.uint64) << np.uint64(BAND_BITS)
 
-    def signature(self, shingles: U32) -> U32:
-        """MinHash signature of the set of `shingles` (all-ones for an empty set)."""
-        unique = np.unique(shingles).astype(np.uint64)
+    def signature(self, shingles: U32, *, is_distinct: bool = False) -> U32:
+        """MinHash signature of the set of `shingles` (all-ones for an empty set).
+
+        `is_distinct=True` promises `shingles` holds no repeats (saves a sort).
+        """
+        unique = (shingles if is_distinct else distinct(shingles)).astype(np.uint64)
         if unique.size == 0:
             return np.full(self.num_perm, 0xFFFFFFFF, dtype=np.uint32)
-        hashed = (unique[:, None] * self._a[None, :] + self._b[None, :]) >> np.uint64(32)
-        out: U32 = hashed.min(axis=0).astype(np.uint32)
+        hashed = np.multiply(unique[:, None], self._a[None, :])
+        hashed += self._b
+        # x >> 32 is monotonic, so the minimum can be taken before the shift (on num_perm values).
+        out: U32 = (hashed.min(axis=0) >> np.uint64(32)).astype(np.uint32)
         return out
 
     def band_keys(self, signatures: U32) -> U64:

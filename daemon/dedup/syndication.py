@@ -39,6 +39,23 @@ AGENCIES: dict[str, str] = {
     "Interfax": r"(?i:interfax)",
 }
 _NAMES = list(AGENCIES)
+# Literals of which every alias above contains at least one: acronyms as written; for names,
+# all the words of one of these groups, in lower case.  A line without them cannot hold a credit,
+# so the costly patterns are skipped (a property test checks the hints against the patterns;
+# keep both in step).
+_HINTS_CASED = ("AP", "AFP", "EFE", "dpa", "DPA", "TASS", "Tass", "ANSA", "PA", "UPI", "ANI", "PTI",
+                "IANS", "CP")  # fmt: skip
+_HINTS_LOWER = (("associated", "press"), ("reuters",), ("agence", "france", "presse"),
+                ("agencia", "efe"), ("deutsche", "presse", "agentur"), ("europa", "press"),
+                ("xinhua",), ("pa", "media"), ("press", "association"),
+                ("united", "press", "international"), ("kyodo",), ("yonhap",),
+                ("press", "trust", "india"), ("canadian", "press"), ("anadolu",),
+                ("interfax",))  # fmt: skip
+# Likewise for the photo pattern: each of its branches needs "/" or one of these words.
+_HINTS_PHOTO = ("photo", "foto", "image", "video", "picture", "via")
+# The only non-ASCII letters that `re` matches case-insensitively to ASCII ones (İ ı K ſ): folded
+# before lower(), so a lower-case hint is found wherever an `(?i:...)` alias could match.
+_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u212a": "k", "\u017f": "s"})
 _ANY = "|".join(f"(?:{pattern})" for pattern in AGENCIES.values())
 
 
@@ -73,6 +90,25 @@ _BYLINE = re.compile(
 _MAX_CREDIT_LINE = 160
 
 
+def _folded(line: str) -> str:
+    return line.lower() if line.isascii() else line.translate(_FOLD).lower()
+
+
+def may_credit(line: str) -> bool:
+    """False only if no agency alias can occur in `line` (a cheap test before the patterns)."""
+    if any(hint in line for hint in _HINTS_CASED):
+        return True
+    folded = _folded(line)
+    return any(all(word in folded for word in words) for words in _HINTS_LOWER)
+
+
+def _without_photo_credits(line: str) -> str:
+    folded = _folded(line)
+    if "/" in line or any(hint in folded for hint in _HINTS_PHOTO):
+        return _PHOTO.sub(" ", line).strip()
+    return line.strip()
+
+
 def _name(match: re.Match[str] | None) -> str | None:
     if match is None:
         return None
@@ -100,23 +136,44 @@ def from_authors(authors: Sequence[str]) -> str | None:
 
 def from_text(text: str) -> str | None:
     """The agency credited by a dateline (start of the body) or a credit line (its end)."""
-    # Only the head of the first two lines and short last lines can carry a credit; the photo
-    # pattern is costly, so it runs on those short pieces only.
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    for line in lines[:2]:
-        found = _name(_DATELINE.search(_PHOTO.sub(" ", line[:_MAX_CREDIT_LINE]).strip()))
+    # Only the head of the first two lines and short last lines can carry a credit; the patterns
+    # are costly, so they run on those short pieces only, and only if an alias may occur.
+    lines = text.splitlines()
+    heads = [line[:_MAX_CREDIT_LINE] for line in _first_nonblank(lines, 2)]
+    tails = [line for line in _first_nonblank(lines[::-1], 3) if len(line) <= _MAX_CREDIT_LINE]
+    if not may_credit("\n".join(heads + tails)):  # hints hold no newline: same as line by line
+        return next(("Reuters" for line in tails if _REUTERS_CREDIT.match(line)), None)
+    for head in heads:
+        if may_credit(head):
+            found = _name(_DATELINE.search(_without_photo_credits(head)))
+            if found:
+                return found
+    for line in tails:
+        found = _credit_line(line)
         if found:
             return found
-    for line in reversed(lines[-3:]):
-        if len(line) > _MAX_CREDIT_LINE:
-            continue
-        line = _PHOTO.sub(" ", line).strip()
+    return None
+
+
+def _first_nonblank(lines: list[str], count: int) -> list[str]:
+    # The first `count` non-blank lines, stripped (without stripping the whole text's lines).
+    found: list[str] = []
+    for line in lines:
+        line = line.strip()
+        if line:
+            found.append(line)
+            if len(found) == count:
+                break
+    return found
+
+
+def _credit_line(line: str) -> str | None:
+    if may_credit(line):
+        line = _without_photo_credits(line)
         found = _name(_CREDIT_LINE.search(line))
         if found:
             return found
-        if _REUTERS_CREDIT.match(line):
-            return "Reuters"
-    return None
+    return "Reuters" if _REUTERS_CREDIT.match(line) else None
 
 
 def detect(text: str, authors: Sequence[str] = (), credited: str | None = None) -> str | None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
-from daemon.dedup.shingles import U32
+from daemon.dedup.shingles import U32, distinct
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,27 +50,44 @@ class RepostRule:
         return enough and not own_item
 
 
-def overlap(first: U32, second: U32) -> Overlap:
-    """Exact set overlap of two shingle sequences; symmetric in its arguments."""
-    set_a, set_b = np.unique(first), np.unique(second)
-    shared = np.intersect1d(set_a, set_b, assume_unique=True).size
+def overlap(first: U32, second: U32, first_set: U32 | None = None) -> Overlap:
+    """Exact set overlap of two shingle sequences; symmetric in its arguments.
+
+    `first_set` may pass `distinct(first)` when the caller has it already (one document
+    checked against several candidates).
+    """
+    set_a = distinct(first) if first_set is None else first_set
+    set_b = distinct(second)
+    shared = int(np.count_nonzero(_members(set_a, set_b)))
     union = set_a.size + set_b.size - shared
     smaller_set = min(set_a.size, set_b.size)
-    if (set_a.size, first.size, _key(first)) <= (set_b.size, second.size, _key(second)):
+    if _is_smaller(first, set_a, second, set_b):
         small, other = first, set_b
     else:
         small, other = second, set_a
     return Overlap(
         jaccard=shared / union if union else 1.0,
         containment=shared / smaller_set if smaller_set else 1.0,
-        longest_own_run=longest_run(~np.isin(small, other, assume_unique=False)),
+        longest_own_run=longest_run(~_members(small, other)),
         smaller_size=int(small.size),
     )
 
 
-def _key(seq: U32) -> bytes:
-    # Tie-break for equal sizes, so overlap(a, b) == overlap(b, a) exactly.
-    return seq.tobytes()
+def _members(values: U32, sorted_set: U32) -> npt.NDArray[np.bool_]:
+    # Membership by binary search in a sorted unique array: one searchsorted, no sort.
+    if sorted_set.size == 0:
+        return np.zeros(values.size, dtype=bool)
+    found = np.minimum(sorted_set.searchsorted(values), sorted_set.size - 1)
+    out: npt.NDArray[np.bool_] = sorted_set[found] == values
+    return out
+
+
+def _is_smaller(first: U32, set_a: U32, second: U32, set_b: U32) -> bool:
+    # Fewer distinct shingles, then fewer positions, then the bytes: so that the choice, and
+    # overlap(a, b) == overlap(b, a), is exact even for ties.
+    if (set_a.size, first.size) != (set_b.size, second.size):
+        return (set_a.size, first.size) < (set_b.size, second.size)
+    return first.tobytes() <= second.tobytes()
 
 
 def longest_run(mask: np.ndarray) -> int:

@@ -80,6 +80,29 @@ async def test_exact_text_at_another_url_is_a_duplicate(
     assert (copy.kind, copy.duplicate_of, copy.similarity) == ("duplicate", first.cluster_id, 1.0)
 
 
+@pytest.mark.parametrize("cache_bytes", [0, 1 << 20], ids=["computed", "borrowed"])
+async def test_exact_copy_stores_what_its_text_gives(
+    store: Store, clock: Clock, bodies: list[str], article: Make, cache_bytes: int
+) -> None:
+    """An exact copy (borrowing the original's shingles, or computing them) is stored with the
+    shingles and signature its own text gives, and later copies are found through it."""
+    deduper = Deduper(DedupSettings(), store, clock=clock, shingle_cache_bytes=cache_bytes)
+    await deduper.start()
+    text = bodies[1]
+    first = await publish(deduper, article(text, "https://a.example/1"))
+    await publish(deduper, article("  " + text.replace(" ", "\n "), "https://b.example/2"))
+    rows = await store.run(
+        lambda conn: conn.execute(
+            "SELECT signature, shingles, n_shingles FROM dedup_docs"
+        ).fetchall()
+    )
+    assert len(rows) == 2 and rows[0] == rows[1]
+    restarted = Deduper(DedupSettings(), store, clock=clock)
+    await restarted.start()
+    copy = await restarted.decide(article(v.with_chrome(text), "https://c.example/3"))
+    assert (copy.kind, copy.cluster_id, copy.cluster_size) == ("duplicate", first.cluster_id, 3)
+
+
 async def test_new_cluster_id_is_the_event_id(
     deduper: Deduper, bodies: list[str], article: Make
 ) -> None:
@@ -138,6 +161,20 @@ async def test_short_texts_match_exactly_only(deduper: Deduper, article: Make) -
     near = await deduper.decide(article(short + " Oil rose.", "https://b.example/1"))
     exact = await deduper.decide(article(short, "https://c.example/1"))
     assert (near.kind, exact.kind) == ("new", "duplicate")
+
+
+async def test_reposts_are_caught_from_sqlite_without_a_cache(
+    store: Store, clock: Clock, bodies: list[str], article: Make
+) -> None:
+    """With no room in the shingle cache, candidates are read back from SQLite: same verdicts."""
+    deduper = Deduper(DedupSettings(), store, clock=clock, shingle_cache_bytes=0)
+    await deduper.start()
+    rng = random.Random(3)
+    for i, body in enumerate(bodies[:5]):
+        original = await publish(deduper, article(body, f"https://a.example/{i}"))
+        for name, text in v.variants(body, rng).items():
+            copy = await deduper.decide(article(text, f"https://b.example/{name}/{i}"))
+            assert (copy.kind, copy.duplicate_of) == ("duplicate", original.cluster_id)
 
 
 async def test_restart_brings_the_index_back(

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-import pytest
+import re
 
-from daemon.dedup.syndication import detect, from_authors
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from daemon.dedup.syndication import (
+    _ANY,
+    _PHOTO,
+    _without_photo_credits,
+    detect,
+    from_authors,
+    may_credit,
+)
 
 CREDITED = {
     "ap_dateline": ("WASHINGTON (AP) — The president said on Monday", "AP"),
@@ -61,3 +72,31 @@ def test_bylines(authors: list[str], agency: str | None) -> None:
 def test_explicit_credit_wins_and_is_normalized() -> None:
     """An extraction-time credit is normalized to the canonical name and wins over the text."""
     assert detect("LONDON (Reuters) - x", credited="Associated Press") == "AP"
+
+
+_ALIAS = st.from_regex(re.compile(_ANY), fullmatch=True)
+_AROUND = st.text(max_size=40)
+
+
+@given(_AROUND, _ALIAS, _AROUND)
+@settings(max_examples=300)
+def test_prefilter_never_hides_an_alias(before: str, alias: str, after: str) -> None:
+    """Any line holding an agency alias passes `may_credit`, whatever surrounds it."""
+    assert may_credit(before + alias + after)
+
+
+@pytest.mark.parametrize(
+    "line", ["REUTER\u017f", "\u0131nterfax", "\u212ayodo News", "X\u0130NHUA"]
+)
+def test_prefilter_knows_non_ascii_case_folding(line: str) -> None:
+    """Letters `re` folds to ASCII under (?i) (long s, dotless i, Kelvin sign) pass the test."""
+    assert re.search(_ANY, line) and may_credit(line)
+
+
+@given(_AROUND, st.sampled_from(["Photo", "FOTO", "V\u0131DEO", "p\u0130cture", "/", "via"]))
+@settings(max_examples=200)
+def test_photo_credits_are_removed_with_or_without_prefilter(line: str, word: str) -> None:
+    """Skipping the photo pattern on lines without its hints changes no detection."""
+    for text in (f"AP {word} {line}", f"{line} (AP) {word}"):
+        head = text.strip()[:160]
+        assert _without_photo_credits(head) == _PHOTO.sub(" ", head).strip()
