@@ -84,7 +84,9 @@ async def runtime(
         extractor = Extractor(settings.extract)
         await extractor.start()
         stack.push_async_callback(extractor.close)
-        deduper = Deduper(settings.dedup, store)
+        deduper = Deduper(
+            settings.dedup, store, shingle_cache_bytes=settings.dedup.shingle_cache_bytes
+        )
         await deduper.start()
         stack.push_async_callback(deduper.close)
         metrics = Metrics()

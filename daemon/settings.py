@@ -162,6 +162,9 @@ class DedupSettings(_Section):
         0.8, gt=0, le=1, description="Containment above (truncated copies): a repost."
     )
     min_shingles: int = Field(20, ge=1, description="Shorter texts are matched exactly only.")
+    shingle_cache_bytes: int = Field(
+        64 * 1024 * 1024, ge=0, description="Recent documents' shingles kept in memory (LRU)."
+    )
 
 
 class PipelineSettings(_Section):
