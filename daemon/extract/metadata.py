@@ -79,6 +79,11 @@ def page_metadata(html: str | bytes) -> PageMeta:
         tree = lxml.html.fromstring(html)
     except (ValueError, lxml.etree.ParserError):
         return PageMeta()
+    return tree_metadata(tree)
+
+
+def tree_metadata(tree: Any) -> PageMeta:
+    """`page_metadata` of an already parsed lxml tree (read only: the tree is not changed)."""
     metas = _meta_tags(tree)
     ld = _article_ld(tree)
     return _merge(tree, metas, ld)

@@ -18,7 +18,7 @@ from trafilatura.utils import load_html
 
 from daemon.extract.credits import split_authors
 from daemon.extract.language import detect_language
-from daemon.extract.metadata import PageMeta, page_metadata
+from daemon.extract.metadata import PageMeta, tree_metadata
 from daemon.extract.postfilter import choose_body, needs_recall
 from daemon.extract.textclean import clean_capture
 
@@ -48,16 +48,35 @@ def extract_html(
     body: bytes, url: str | None, *, favor_precision: bool = True, declared_language: str | None
 ) -> Extracted:
     """Main text and metadata of an HTML page (trafilatura + declared metadata + our filter)."""
-    meta = page_metadata(body)
-    doc = _trafilatura(body, url, favor_precision=favor_precision)
-    if _needs_heuristic_metadata(meta):
-        doc = _with_heuristics(doc, body, url)
+    # One parse serves every reader: trafilatura copies a tree it is given, and the
+    # metadata readers only read it (the heuristics run last, in case they do not).
+    tree = load_html(body)
+    if tree is None:
+        return Extracted(title=None, text="")
+    meta = tree_metadata(tree)
+    doc = _trafilatura(tree, url, favor_precision=favor_precision)
     precise = _text(doc)
     recall = None
     if favor_precision and needs_recall(precise, meta.article_body):
-        recall = _text(_trafilatura(body, url, favor_precision=False))
+        recall = _text(_trafilatura(tree, url, favor_precision=False))
+    if _needs_heuristic_metadata(meta):
+        doc = _with_heuristics(doc, tree, url)
     text = choose_body(precise, recall, meta.article_body, title=meta.title or _field(doc, "title"))
     return _merge(meta, doc, text, declared_language)
+
+
+# A short page without declared metadata: it takes every lazy path (heuristic metadata, the
+# recall run, justext, language detection).
+_WARM_PAGE = (
+    b"<html><head><title>Warm-up page</title></head><body><article><h1>Warm-up page</h1>"
+    b"<p>This is a short paragraph of prose, written only to exercise the extraction code "
+    b"paths once before any real document arrives.</p></article></body></html>"
+)
+
+
+def warm() -> None:
+    """Build the libraries' lazily loaded state now (see daemon/extract/preload.py)."""
+    extract_html(_WARM_PAGE, "https://www.example.com/warm", declared_language=None)
 
 
 def extract_text(body: bytes, *, declared_language: str | None) -> Extracted:
@@ -76,9 +95,9 @@ def extract_text(body: bytes, *, declared_language: str | None) -> Extracted:
     )
 
 
-def _trafilatura(body: bytes, url: str | None, *, favor_precision: bool) -> Any:
+def _trafilatura(tree: Any, url: str | None, *, favor_precision: bool) -> Any:
     return trafilatura.bare_extraction(
-        body,
+        tree,
         url=url,
         favor_precision=favor_precision,
         include_comments=False,
@@ -93,10 +112,10 @@ def _needs_heuristic_metadata(meta: PageMeta) -> bool:
     return not (meta.title and meta.published_at)
 
 
-def _with_heuristics(doc: Any, body: bytes, url: str | None) -> Any:
+def _with_heuristics(doc: Any, tree: Any, url: str | None) -> Any:
     """trafilatura's metadata heuristics, with the body text of the extraction kept."""
     try:
-        found = extract_metadata(load_html(body), url, None, extensive=False)
+        found = extract_metadata(tree, url, None, extensive=False)
     except (ValueError, TypeError, AttributeError):
         return doc
     if doc is not None and found is not None:
