@@ -6,8 +6,10 @@ worker past `timeout` seconds.
 
 Status of the returned article (`Article.extraction`):
 - `ok`: the page yielded at least `min_text_chars` of text;
-- `paywalled`: the page says it is not free (JSON-LD `isAccessibleForFree: false`), or shows a
-  paywall container and yielded little text; the text is the best available;
+- `paywalled`: the page says it is not free (JSON-LD `isAccessibleForFree: false` on the article
+  or a part of it) or shows a paywall container, AND it yielded little text (a teaser); the text
+  is the best available.  Metered sites declare every article not free and still serve it whole:
+  those are `ok`;
 - `feed_content`: the page failed or yielded too little, and the feed's own content was used;
 - `blocked`, `not_html`, `too_large`, `timeout`: the fetch failure (or an extraction timeout),
   passed through when the feed offers no content either;
@@ -30,7 +32,7 @@ from daemon.extract.work import Extracted, extract_html, extract_text
 from daemon.records import Article, ExtractionStatus, FeedEntry, FetchedPage
 from daemon.settings import ExtractSettings
 
-# A page showing a paywall container but yielding more text than this was readable anyway.
+# A page declaring a paywall but yielding more text than this was readable anyway (metered).
 PAYWALL_TEXT_CHARS = 1000
 
 
@@ -81,9 +83,8 @@ class Extractor:
 
     def _decide(self, page: FetchedPage, found: Extracted) -> Article:
         long_enough = len(found.text) >= self.settings.min_text_chars
-        paywalled = found.not_free or (
-            found.paywall_marker and len(found.text) < PAYWALL_TEXT_CHARS
-        )
+        says_paid = found.not_free or found.paywall_marker
+        paywalled = says_paid and len(found.text) < PAYWALL_TEXT_CHARS
         if paywalled and (long_enough or not _feed_text(page.entry)):
             return self._article(page, found, "paywalled")
         if long_enough:

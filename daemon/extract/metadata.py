@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import lxml.etree
 import lxml.html
 
 from daemon.extract.credits import agency_name, split_authors
@@ -38,6 +39,8 @@ _ARTICLE_TYPES = frozenset(
 _PAYWALL_CLASSES = re.compile(
     r"paywall|piano-offer|tp-modal|subscriber-only|premium-content|regwall|meteredContent", re.I
 )
+# Only blocks with a class can be paywall containers: let libxml2 skip the others.
+_CLASSED_BLOCKS = lxml.etree.XPath("//*[self::div or self::section or self::article][@class]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +59,7 @@ class PageMeta:
     canonical: str | None = None
     language: str | None = None
     article_body: str | None = None
-    not_free: bool = False  # JSON-LD isAccessibleForFree = false
+    not_free: bool = False  # JSON-LD isAccessibleForFree = false, on the article or a part
     paywall_marker: bool = False  # a typical paywall container is on the page
 
 
@@ -248,12 +251,23 @@ def _language(tree: Any, metas: dict[str, list[str]]) -> str | None:
 
 
 def _not_free(ld: dict[str, Any]) -> bool:
-    free = ld.get("isAccessibleForFree")
-    return free is False or (isinstance(free, str) and free.strip().lower() == "false")
+    """The article, or a part of it (`hasPart`, Google's paywalled-content markup), is not free.
+
+    schema.org Booleans arrive as `false`, "False", "false" or "https://schema.org/False".
+    """
+    parts = ld.get("hasPart")
+    nodes = [ld, *(parts if isinstance(parts, list) else [parts])]
+    return any(isinstance(n, dict) and _is_false(n.get("isAccessibleForFree")) for n in nodes)
+
+
+def _is_false(value: object) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower().rsplit("/", 1)[-1] == "false"
+    return value is False
 
 
 def _has_paywall_marker(tree: Any) -> bool:
-    for node in tree.iter("div", "section", "article"):
-        if _PAYWALL_CLASSES.search(node.get("class") or "") and node.get("id") != "main":
+    for node in _CLASSED_BLOCKS(tree):
+        if _PAYWALL_CLASSES.search(node.get("class")) and node.get("id") != "main":
             return True
     return False
