@@ -39,8 +39,6 @@ _ARTICLE_TYPES = frozenset(
 _PAYWALL_CLASSES = re.compile(
     r"paywall|piano-offer|tp-modal|subscriber-only|premium-content|regwall|meteredContent", re.I
 )
-# Only blocks with a class can be paywall containers: let libxml2 skip the others.
-_CLASSED_BLOCKS = lxml.etree.XPath("//*[self::div or self::section or self::article][@class]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +265,7 @@ def _is_false(value: object) -> bool:
 
 
 def _has_paywall_marker(tree: Any) -> bool:
-    for node in _CLASSED_BLOCKS(tree):
-        if _PAYWALL_CLASSES.search(node.get("class")) and node.get("id") != "main":
+    for node in tree.iter("div", "section", "article"):
+        if _PAYWALL_CLASSES.search(node.get("class") or "") and node.get("id") != "main":
             return True
     return False

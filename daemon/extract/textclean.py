@@ -160,29 +160,35 @@ def is_chrome_line(line: str) -> bool:
 def _is_chrome(line: str, *, loose: bool = True) -> bool:
     """`loose` adds the rules that need capture context (list items, truncated teasers)."""
     words = line.split()
-    loose_checks = loose and (
-        (line.endswith(("...", "…")) and len(words) <= 10)
-        or (_LIST_ITEM_RE.match(line) and not is_prose(line))
+    n = len(words)
+    # An `or` chain, length tests first: most lines are prose and fail every rule, so the
+    # cheap tests decide them before any regex runs (this runs on every extracted line).
+    return bool(
+        (
+            loose
+            and (
+                (n <= 10 and line.endswith(("...", "…")))
+                or (_LIST_ITEM_RE.match(line) and not is_prose(line))
+            )
+        )
+        or _SKIP_RE.match(line)
+        or (n <= 30 and _CONSENT_RE.search(line))
+        or (n <= 25 and _COPYRIGHT_RE.search(line))
+        or _PROMO_RE.search(line)
+        or (n <= 6 and _NAV_RE.match(line))
+        or _TIMESTAMP_RE.match(line)
+        or (_TAGS_RE.match(line) and not is_prose(line))
+        or (n <= 8 and _BREADCRUMB_RE.search(line))
+        or (n <= 5 and _LANG_SWITCH_RE.match(line))
+        or _is_icon_string(words)
+        or _is_script_soup(line)
+        or (n <= 12 and _SHARE_RE.search(line))
     )
-    checks = (
-        loose_checks,
-        _SKIP_RE.match(line),
-        _CONSENT_RE.search(line) and len(words) <= 30,
-        _COPYRIGHT_RE.search(line) and len(words) <= 25,
-        _PROMO_RE.search(line),
-        _NAV_RE.match(line) and len(words) <= 6,
-        _TIMESTAMP_RE.match(line),
-        _TAGS_RE.match(line) and not is_prose(line),
-        _BREADCRUMB_RE.search(line) and len(words) <= 8,
-        _LANG_SWITCH_RE.match(line) and len(words) <= 5,
-        _is_icon_string(words),
-        _is_script_soup(line),
-        _SHARE_RE.search(line) and len(words) <= 12,
-    )
-    return any(checks)
 
 
 def _is_icon_string(words: list[str]) -> bool:
+    if len(words) < 3 or "icon" not in " ".join(words).lower():
+        return False
     icons = sum(1 for w in words if "icon" in w.lower())
     return icons >= 3 and icons >= len(words) / 8
 
