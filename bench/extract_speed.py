@@ -88,8 +88,8 @@ def _tree_cpu_seconds() -> float | None:
     return total / os.sysconf("SC_CLK_TCK") if stats else None
 
 
-async def newsd_stage(pages: Pages, workers: int) -> tuple[float, float | None, int]:
-    """(pages/s, CPU ms/page of workers + this process, workers) of the Extractor stage."""
+async def newsd_stage(pages: Pages, workers: int) -> tuple[float, float | None, float, int]:
+    """(pages/s, CPU ms/page of workers + this process, of this process, workers)."""
     extractor = Extractor(ExtractSettings(workers=workers))
     await extractor.start()
     now = datetime.now(UTC)
@@ -114,7 +114,8 @@ async def newsd_stage(pages: Pages, workers: int) -> tuple[float, float | None, 
     print("newsd statuses:", dict(Counter(statuses)))
     await extractor.close()
     total = None if children is None or after is None else after - children + cpu
-    return len(records) / elapsed, None if total is None else 1000 * total / len(records), size
+    per_page = None if total is None else 1000 * total / len(records)
+    return len(records) / elapsed, per_page, 1000 * cpu / len(records), size
 
 
 def main() -> int:
@@ -126,7 +127,7 @@ def main() -> int:
     pages = _pages(args.corpora, args.pages)
     base_rate, base_cpu = _loop(pages, baseline)
     work_rate, work_cpu = _loop(pages, newsd_work)
-    rate, cpu, size = asyncio.run(newsd_stage(pages, args.workers))
+    rate, cpu, parent_cpu, size = asyncio.run(newsd_stage(pages, args.workers))
     cpu_cell = f"{cpu:12.1f}" if cpu is not None else f"{'n/a':>12s}"
     print(f"\n{'run':40s} {'pages':>6s} {'pages/s':>8s} {'CPU ms/page':>12s}")
     print(
@@ -135,6 +136,7 @@ def main() -> int:
     print(f"{'newsd work, 1 process':40s} {len(pages):6d} {work_rate:8.1f} {work_cpu:12.1f}")
     label = f"newsd Extractor, pool of {size} workers"
     print(f"{label:40s} {len(pages):6d} {rate:8.1f} {cpu_cell}")
+    print(f"{'  of which the event-loop process':40s} {'':6s} {'':8s} {parent_cpu:12.1f}")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"\ncores: {os.cpu_count()}, load average (1 min) at the end: {load:.2f}")
     print(f"wall-clock ratio newsd stage / trafilatura: {rate / base_rate:.2f}")

@@ -28,12 +28,9 @@ from daemon.extract.credits import agency_name, split_authors
 from daemon.extract.feedtext import html_to_text, sane_canonical
 from daemon.extract.language import detect_language
 from daemon.extract.pool import ExtractPool
-from daemon.extract.work import Extracted, extract_html, extract_text
+from daemon.extract.work import TEASER_CHARS, Extracted, extract_html, extract_text
 from daemon.records import Article, ExtractionStatus, FeedEntry, FetchedPage
 from daemon.settings import ExtractSettings
-
-# A page declaring a paywall but yielding more text than this was readable anyway (metered).
-PAYWALL_TEXT_CHARS = 1000
 
 
 class Extractor:
@@ -83,8 +80,10 @@ class Extractor:
 
     def _decide(self, page: FetchedPage, found: Extracted) -> Article:
         long_enough = len(found.text) >= self.settings.min_text_chars
+        # A page declaring a paywall but yielding more text than a teaser was readable anyway
+        # (metered sites declare every article not free).
         says_paid = found.not_free or found.paywall_marker
-        paywalled = says_paid and len(found.text) < PAYWALL_TEXT_CHARS
+        paywalled = says_paid and len(found.text) < TEASER_CHARS
         if paywalled and (long_enough or not _feed_text(page.entry)):
             return self._article(page, found, "paywalled")
         if long_enough:

@@ -58,7 +58,6 @@ class PageMeta:
     language: str | None = None
     article_body: str | None = None
     not_free: bool = False  # JSON-LD isAccessibleForFree = false, on the article or a part
-    paywall_marker: bool = False  # a typical paywall container is on the page
 
 
 def parse_date_iso(value: object) -> datetime | None:
@@ -109,7 +108,6 @@ def _merge(tree: Any, metas: dict[str, list[str]], ld: dict[str, Any]) -> PageMe
         language=_language(tree, metas),
         article_body=_text(ld.get("articleBody")),
         not_free=_not_free(ld),
-        paywall_marker=_has_paywall_marker(tree),
     )
 
 
@@ -264,7 +262,11 @@ def _is_false(value: object) -> bool:
     return value is False
 
 
-def _has_paywall_marker(tree: Any) -> bool:
+def has_paywall_marker(tree: Any) -> bool:
+    """A typical paywall container (a block whose class names one) is in the tree.
+
+    It walks every block of the page, so callers ask only when the text looks like a teaser.
+    """
     for node in tree.iter("div", "section", "article"):
         if _PAYWALL_CLASSES.search(node.get("class") or "") and node.get("id") != "main":
             return True

@@ -41,6 +41,11 @@ _CONSENT_RE = re.compile(
     r"|^(?:accept|agree|reject|decline|manage)(?: all)?(?: cookies| settings)?$",
     re.I,
 )
+# Literals that _CONSENT_RE's first branch (its second matches lines of <= 3 words) and
+# _COPYRIGHT_RE cannot match without, and the punctuation _PROMO_RE ends on: cheap pre-tests.
+_CONSENT_HINTS = ("cookie", "consent", "privacy", "gdpr")
+_COPYRIGHT_HINTS = ("©", "(c)", "copyright", "all rights reserved")
+_PROMO_PUNCT = re.compile(r"[:»>|]")
 _COPYRIGHT_RE = re.compile(r"^(?:©|\(c\)|copyright\b)|all rights reserved", re.I)
 _PROMO_RE = re.compile(
     r"\b(?:read more|read also|also read|see also|related(?: articles?| stories| content)?"
@@ -172,9 +177,9 @@ def _is_chrome(line: str, *, loose: bool = True) -> bool:
             )
         )
         or _SKIP_RE.match(line)
-        or (n <= 30 and _CONSENT_RE.search(line))
-        or (n <= 25 and _COPYRIGHT_RE.search(line))
-        or _PROMO_RE.search(line)
+        or (n <= 30 and _maybe(line, _CONSENT_HINTS, n <= 3) and _CONSENT_RE.search(line))
+        or (n <= 25 and _maybe(line, _COPYRIGHT_HINTS, False) and _COPYRIGHT_RE.search(line))
+        or (_PROMO_PUNCT.search(line) and _PROMO_RE.search(line))
         or (n <= 6 and _NAV_RE.match(line))
         or _TIMESTAMP_RE.match(line)
         or (_TAGS_RE.match(line) and not is_prose(line))
@@ -184,6 +189,14 @@ def _is_chrome(line: str, *, loose: bool = True) -> bool:
         or _is_script_soup(line)
         or (n <= 12 and _SHARE_RE.search(line))
     )
+
+
+def _maybe(line: str, hints: tuple[str, ...], short: bool) -> bool:
+    """Whether a rule's regex can match at all: one of its literal words is in the line."""
+    if short:
+        return True
+    low = line.lower()
+    return any(hint in low for hint in hints)
 
 
 def _is_icon_string(words: list[str]) -> bool:

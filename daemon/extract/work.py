@@ -18,10 +18,12 @@ from trafilatura.utils import load_html
 
 from daemon.extract.credits import split_authors
 from daemon.extract.language import detect_language
-from daemon.extract.metadata import PageMeta, tree_metadata
+from daemon.extract.metadata import PageMeta, has_paywall_marker, tree_metadata
 from daemon.extract.postfilter import choose_body, needs_recall
 from daemon.extract.textclean import clean_capture
 
+# Text shorter than this from a page that declares a paywall is a teaser: `paywalled`.
+TEASER_CHARS = 1000
 # Script types that carry page metadata (read by trafilatura's and htmldate's heuristics).
 _JSON_SCRIPTS = frozenset({"application/ld+json", "application/settings+json"})
 
@@ -43,7 +45,7 @@ class Extracted:
     canonical: str | None = None
     language: str | None = None
     not_free: bool = False
-    paywall_marker: bool = False
+    paywall_marker: bool = False  # a paywall container; only looked for on teaser-length text
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -66,7 +68,8 @@ def extract_html(
     if _needs_heuristic_metadata(meta):
         doc = _with_heuristics(doc, tree, url)
     text = choose_body(precise, recall, meta.article_body, title=meta.title or _field(doc, "title"))
-    return _merge(meta, doc, text, declared_language)
+    marker = len(text) < TEASER_CHARS and has_paywall_marker(tree)
+    return _merge(meta, doc, text, declared_language, paywall_marker=marker)
 
 
 # A short page without declared metadata: it takes every lazy path (heuristic metadata, the
@@ -147,7 +150,9 @@ def _text(doc: Any) -> str:
     return str(_field(doc, "text") or "")
 
 
-def _merge(meta: PageMeta, doc: Any, text: str, declared: str | None) -> Extracted:
+def _merge(
+    meta: PageMeta, doc: Any, text: str, declared: str | None, *, paywall_marker: bool
+) -> Extracted:
     lang_prior = declared or meta.language
     return Extracted(
         title=meta.title or _field(doc, "title"),
@@ -163,7 +168,7 @@ def _merge(meta: PageMeta, doc: Any, text: str, declared: str | None) -> Extract
         canonical=meta.canonical,
         language=detect_language(text, declared=lang_prior) if text else lang_prior,
         not_free=meta.not_free,
-        paywall_marker=meta.paywall_marker,
+        paywall_marker=paywall_marker,
     )
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
+import lxml.html
 import pytest
 
-from daemon.extract.metadata import page_metadata, parse_date_iso
+from daemon.extract.metadata import has_paywall_marker, page_metadata, parse_date_iso
 
 
 def _page(ld: object | None = None, head: str = "") -> str:
@@ -139,4 +140,4 @@ def test_is_accessible_for_free_forms(ld: dict[str, object], expected: bool) -> 
 def test_paywall_container_marker(block: str, expected: bool) -> None:
     """A block whose class names a paywall sets the marker; other blocks do not."""
     html = f"<html><head><title>t</title></head><body>{block}<p>text</p></body></html>"
-    assert page_metadata(html).paywall_marker is expected
+    assert has_paywall_marker(lxml.html.fromstring(html)) is expected
