@@ -49,14 +49,19 @@ _PROMO_PUNCT = re.compile(r"[:»>|]")
 _COPYRIGHT_RE = re.compile(r"^(?:©|\(c\)|copyright\b)|all rights reserved", re.I)
 _PROMO_RE = re.compile(
     r"\b(?:read more|read also|also read|see also|related(?: articles?| stories| content)?"
-    r"|recommended|watch|listen|more on this|must read|don'?t miss)\s*[:»>|]",
+    r"|recommended|watch|listen|more on this|must read|don'?t miss"
+    r"|lesen sie (?:auch|mehr)|mehr zum thema|leggi anche|lees ook|lire aussi"
+    r"|lea también|leia também)\s*[:»>|]",
     re.I,
 )
 _LIST_HEAD_RE = re.compile(
     r"^(?:top stories|most (?:popular|read|viewed|shared)|trending(?: now)?|latest(?: news)?"
     r"|just in|related(?: articles| stories| news)?|recommended(?: for you)?|you may also like"
     r"|more (?:\S+ ){0,3}(?:news|stories|from \S+)|editor'?s picks|popular|podcasts|video"
-    r"|sponsored|advertisement|newsletter|follow us|share(?: this)?(?: article)?)\s*[:.]*$",
+    r"|sponsored|advertisement|newsletter|follow us|share(?: this)?(?: article)?"
+    r"|recommended videos|story continues below|auch interessant|mehr zum thema"
+    r"|lesen sie auch|das könnte sie auch interessieren|leggi anche|lees ook|(?:à )?lire aussi)"
+    r"\s*[:.]*$",
     re.I,
 )
 _NAV_RE = re.compile(

@@ -67,7 +67,10 @@ def extract_html(
         recall = _text(_trafilatura(tree, url, favor_precision=False))
     if _needs_heuristic_metadata(meta):
         doc = _with_heuristics(doc, tree, url)
-    text = choose_body(precise, recall, meta.article_body, title=meta.title or _field(doc, "title"))
+    title = meta.title or _field(doc, "title")
+    text = choose_body(
+        precise, recall, meta.article_body, title=title, description=meta.description
+    )
     marker = len(text) < TEASER_CHARS and has_paywall_marker(tree)
     return _merge(meta, doc, text, declared_language, paywall_marker=marker)
 
