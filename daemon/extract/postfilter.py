@@ -83,7 +83,7 @@ _TAIL_CREDIT = re.compile(
     r"|reporting by|editing by|contributing|mit dpa)\b|\bcontributed (?:reporting|to this report)",
     re.I,
 )
-_TAIL_MARK = re.compile(r"^\W+$|^\(\w{1,12}(?:/\w{1,12})*\)$")  # "___", "(dmk)", "(dpa/AFP)"
+_TAIL_MARK = re.compile(r"^[\W_]+$|^\(\w{1,12}(?:/\w{1,12})*\)$")  # "___", "(dmk)", "(dpa/AFP)"
 
 
 def _without_tail(lines: list[str]) -> list[str]:
