@@ -6,8 +6,10 @@ worker past `timeout` seconds.
 
 Status of the returned article (`Article.extraction`):
 - `ok`: the page yielded at least `min_text_chars` of text;
-- `paywalled`: the page says it is not free (JSON-LD `isAccessibleForFree: false`), or shows a
-  paywall container and yielded little text; the text is the best available;
+- `paywalled`: the page says it is not free (JSON-LD `isAccessibleForFree: false` on the article
+  or a part of it) or shows a paywall container, AND it yielded little text (a teaser); the text
+  is the best available.  Metered sites declare every article not free and still serve it whole:
+  those are `ok`;
 - `feed_content`: the page failed or yielded too little, and the feed's own content was used;
 - `blocked`, `not_html`, `too_large`, `timeout`: the fetch failure (or an extraction timeout),
   passed through when the feed offers no content either;
@@ -26,12 +28,9 @@ from daemon.extract.credits import agency_name, split_authors
 from daemon.extract.feedtext import html_to_text, sane_canonical
 from daemon.extract.language import detect_language
 from daemon.extract.pool import ExtractPool
-from daemon.extract.work import Extracted, extract_html, extract_text
+from daemon.extract.work import TEASER_CHARS, Extracted, extract_html, extract_text
 from daemon.records import Article, ExtractionStatus, FeedEntry, FetchedPage
 from daemon.settings import ExtractSettings
-
-# A page showing a paywall container but yielding more text than this was readable anyway.
-PAYWALL_TEXT_CHARS = 1000
 
 
 class Extractor:
@@ -81,9 +80,10 @@ class Extractor:
 
     def _decide(self, page: FetchedPage, found: Extracted) -> Article:
         long_enough = len(found.text) >= self.settings.min_text_chars
-        paywalled = found.not_free or (
-            found.paywall_marker and len(found.text) < PAYWALL_TEXT_CHARS
-        )
+        # A page declaring a paywall but yielding more text than a teaser was readable anyway
+        # (metered sites declare every article not free).
+        says_paid = found.not_free or found.paywall_marker
+        paywalled = says_paid and len(found.text) < TEASER_CHARS
         if paywalled and (long_enough or not _feed_text(page.entry)):
             return self._article(page, found, "paywalled")
         if long_enough:

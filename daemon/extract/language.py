@@ -19,7 +19,7 @@ SHORT_TEXT_CHARS = 200
 # Confidence the detector needs to overrule a declared language on short text.
 OVERRULE_SCORE = 0.9
 # Characters looked at: enough for a stable vote, cheap for long articles.
-SAMPLE_CHARS = 2000
+SAMPLE_CHARS = 1000
 
 
 def model_path() -> Path:

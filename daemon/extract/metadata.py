@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import lxml.etree
 import lxml.html
 
 from daemon.extract.credits import agency_name, split_authors
@@ -56,8 +57,7 @@ class PageMeta:
     canonical: str | None = None
     language: str | None = None
     article_body: str | None = None
-    not_free: bool = False  # JSON-LD isAccessibleForFree = false
-    paywall_marker: bool = False  # a typical paywall container is on the page
+    not_free: bool = False  # JSON-LD isAccessibleForFree = false, on the article or a part
 
 
 def parse_date_iso(value: object) -> datetime | None:
@@ -79,6 +79,11 @@ def page_metadata(html: str | bytes) -> PageMeta:
         tree = lxml.html.fromstring(html)
     except (ValueError, lxml.etree.ParserError):
         return PageMeta()
+    return tree_metadata(tree)
+
+
+def tree_metadata(tree: Any) -> PageMeta:
+    """`page_metadata` of an already parsed lxml tree (read only: the tree is not changed)."""
     metas = _meta_tags(tree)
     ld = _article_ld(tree)
     return _merge(tree, metas, ld)
@@ -103,7 +108,6 @@ def _merge(tree: Any, metas: dict[str, list[str]], ld: dict[str, Any]) -> PageMe
         language=_language(tree, metas),
         article_body=_text(ld.get("articleBody")),
         not_free=_not_free(ld),
-        paywall_marker=_has_paywall_marker(tree),
     )
 
 
@@ -243,11 +247,26 @@ def _language(tree: Any, metas: dict[str, list[str]]) -> str | None:
 
 
 def _not_free(ld: dict[str, Any]) -> bool:
-    free = ld.get("isAccessibleForFree")
-    return free is False or (isinstance(free, str) and free.strip().lower() == "false")
+    """The article, or a part of it (`hasPart`, Google's paywalled-content markup), is not free.
+
+    schema.org Booleans arrive as `false`, "False", "false" or "https://schema.org/False".
+    """
+    parts = ld.get("hasPart")
+    nodes = [ld, *(parts if isinstance(parts, list) else [parts])]
+    return any(isinstance(n, dict) and _is_false(n.get("isAccessibleForFree")) for n in nodes)
 
 
-def _has_paywall_marker(tree: Any) -> bool:
+def _is_false(value: object) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower().rsplit("/", 1)[-1] == "false"
+    return value is False
+
+
+def has_paywall_marker(tree: Any) -> bool:
+    """A typical paywall container (a block whose class names one) is in the tree.
+
+    It walks every block of the page, so callers ask only when the text looks like a teaser.
+    """
     for node in tree.iter("div", "section", "article"):
         if _PAYWALL_CLASSES.search(node.get("class") or "") and node.get("id") != "main":
             return True

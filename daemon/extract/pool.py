@@ -9,8 +9,9 @@ Promises:
   grow without bound over months;
 - cancelling the awaiting task cancels (kills) the document's worker too.
 
-Workers are forked from a fork server that has already imported the extraction code, so a
-recycled worker starts in milliseconds and does not inherit the event loop's threads.
+Workers are forked from a fork server that has already imported the extraction code and warmed
+the libraries' lazy state (daemon/extract/preload.py), so a recycled worker starts in
+milliseconds, warm, and does not inherit the event loop's threads.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from daemon.errors import ExtractError
 
 T = TypeVar("T")
 
-_PRELOAD = ["daemon.extract.work"]
+_PRELOAD = ["daemon.extract.preload"]
 
 
 def pool_size(workers: int) -> int:

@@ -7,7 +7,10 @@ third of the corpora (bench/extract_quality.py):
   between the precise and the default (recall) extraction and removes lines it does not contain;
 - lines trafilatura keeps that are page chrome by their own content (share prompts, "read
   more" promos, newsletter and comment prompts, copyright) are dropped with the same line rules
-  as plain-text captures.
+  as plain-text captures;
+- the headline repeated at the top (also with a kicker glued on or typographic variants) and
+  credit lines, source marks and newsletter prompts at the end are dropped;
+- articleBody omits the lead and the subheadings: those are kept when articleBody filters.
 """
 
 from __future__ import annotations
@@ -18,12 +21,18 @@ from collections import Counter
 from daemon.extract.textclean import is_chrome_line
 
 _TOKEN = re.compile(r"\w+")
+_LIST_ITEM = re.compile(r"^(?:\d{1,2}[.)]|[•·▪●*–-])\s+")
 # A precise extraction shorter than this share of the recall one probably lost the article.
 RECALL_RATIO = 0.25
 # ... and shorter than this many characters.
 SHORT_CHARS = 500
 # Share of a text's shingles found in articleBody for the two to be "consistent".
 CONSISTENT = 0.6
+# Share of a line's words in the title, and of the title's words in the line, for the line
+# to be the headline (with a kicker glued on, or typographic variants).
+TITLE_OVERLAP = 0.8
+# Lines at the end of a body looked at for credit lines and newsletter prompts.
+TAIL_LINES = 4
 
 
 def shingle_set(text: str, n: int = 4) -> Counter[tuple[str, ...]]:
@@ -49,14 +58,49 @@ def needs_recall(precise: str, article_body: str | None) -> bool:
 
 
 def choose_body(
-    precise: str, recall: str | None, article_body: str | None, *, title: str | None = None
+    precise: str,
+    recall: str | None,
+    article_body: str | None,
+    *,
+    title: str | None = None,
+    description: str | None = None,
 ) -> str:
     """The best body among the precise and recall extractions, cleaned of chrome lines."""
     body = _pick(precise, recall, article_body)
     if article_body and len(article_body) >= 200:
-        body = _within(body, shingle_set(article_body))
+        body = _within(body, shingle_set(article_body), description)
     lines = [line for line in body.split("\n") if line.strip() and not is_chrome_line(line)]
-    return "\n".join(_without_headline(lines, title))
+    return "\n".join(_without_tail(_without_headline(lines, title)))
+
+
+_TAIL_PROMPT = re.compile(
+    r"\b(?:newsletter|subscribe to|sign(?:ing)? up (?:for|to)|abonnieren|whatsapp-kanal"
+    r"|originalartikel|more to follow|mehr themen auf)\b",
+    re.I,
+)
+_TAIL_CREDIT = re.compile(
+    r"^(?:quelle|source|sources|mit material von|with files from|(?:with|additional) reporting"
+    r"|reporting by|editing by|contributing|mit dpa)\b|\bcontributed (?:reporting|to this report)",
+    re.I,
+)
+_TAIL_MARK = re.compile(r"^[\W_]+$|^\(\w{1,12}(?:/\w{1,12})*\)$")  # "___", "(dmk)", "(dpa/AFP)"
+
+
+def _without_tail(lines: list[str]) -> list[str]:
+    """Drop the chrome after the article: credit and source lines, newsletter prompts."""
+    end = len(lines)
+    while end > 1 and len(lines) - end < TAIL_LINES and _tail_chrome(lines[end - 1]):
+        end -= 1
+    return lines[:end]
+
+
+def _tail_chrome(line: str) -> bool:
+    words = len(line.split())
+    return bool(
+        _TAIL_MARK.match(line.strip())
+        or (words <= 25 and _TAIL_CREDIT.search(line))
+        or (words <= 40 and _TAIL_PROMPT.search(line))
+    )
 
 
 def _without_headline(lines: list[str], title: str | None) -> list[str]:
@@ -65,12 +109,23 @@ def _without_headline(lines: list[str], title: str | None) -> list[str]:
     if not key:
         return lines
     for i, line in enumerate(lines[:4]):
-        if " ".join(line.split()).casefold() == key:
+        if " ".join(line.split()).casefold() == key or _like_title(line, key):
             above = lines[:i]
             if all(len(x.split()) <= 3 for x in above):
                 return lines[i + 1 :]
             return above + lines[i + 1 :]
     return lines
+
+
+def _like_title(line: str, key: str) -> bool:
+    """The headline with a kicker glued on, or the title with the site name appended."""
+    words = _TOKEN.findall(line.casefold())
+    if not 3 <= len(words) <= 30 or line.rstrip().endswith("."):
+        return False
+    title = set(_TOKEN.findall(key))
+    inside = sum(1 for w in words if w in title) / len(words)
+    covered = len(title & set(words)) / len(title) if title else 0.0
+    return inside >= TITLE_OVERLAP and covered >= TITLE_OVERLAP
 
 
 def _pick(precise: str, recall: str | None, article_body: str | None) -> str:
@@ -94,9 +149,41 @@ def _coverage(text: str, article_body: str) -> float:
     return contained(article_body, shingle_set(text))
 
 
-def _within(body: str, reference: Counter[tuple[str, ...]]) -> str:
-    """Lines of `body` that articleBody contains, when the two agree overall."""
+def _within(body: str, reference: Counter[tuple[str, ...]], description: str | None) -> str:
+    """Lines of `body` that articleBody contains, when the two agree overall.
+
+    articleBody leaves out the lead (the standfirst) and the subheadings: a line matching the
+    page's description is kept, and so is a heading-like line followed by a kept line.
+    """
     if contained(body, reference) < CONSISTENT:
         return body
-    kept = [line for line in body.split("\n") if contained(line, reference) >= 0.5]
+    lines = body.split("\n")
+    inside = [contained(line, reference) >= 0.5 for line in lines]
+    lead = shingle_set(description) if description else None
+    kept = [
+        line
+        for i, line in enumerate(lines)
+        if inside[i] or (lead and _is_lead(line, lead)) or _is_subheading(lines, inside, i)
+    ]
     return "\n".join(kept)
+
+
+def _is_subheading(lines: list[str], inside: list[bool], i: int) -> bool:
+    """A heading between two stretches of articleBody text."""
+    between = 0 < i < len(lines) - 1 and inside[i + 1] and any(inside[:i])
+    return between and _is_heading(lines[i])
+
+
+def _is_lead(line: str, lead: Counter[tuple[str, ...]]) -> bool:
+    return len(line.split()) >= 8 and contained(line, lead) >= 0.8
+
+
+def _is_heading(line: str) -> bool:
+    """A subheading: a few words, no sentence end, not a list item or a prompt."""
+    words = len(line.split())
+    return (
+        2 <= words <= 14
+        and not line.rstrip().endswith((".", ":", "…"))
+        and not _LIST_ITEM.match(line)
+        and not is_chrome_line(line)
+    )

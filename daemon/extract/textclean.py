@@ -41,17 +41,27 @@ _CONSENT_RE = re.compile(
     r"|^(?:accept|agree|reject|decline|manage)(?: all)?(?: cookies| settings)?$",
     re.I,
 )
+# Literals that _CONSENT_RE's first branch (its second matches lines of <= 3 words) and
+# _COPYRIGHT_RE cannot match without, and the punctuation _PROMO_RE ends on: cheap pre-tests.
+_CONSENT_HINTS = ("cookie", "consent", "privacy", "gdpr")
+_COPYRIGHT_HINTS = ("©", "(c)", "copyright", "all rights reserved")
+_PROMO_PUNCT = re.compile(r"[:»>|]")
 _COPYRIGHT_RE = re.compile(r"^(?:©|\(c\)|copyright\b)|all rights reserved", re.I)
 _PROMO_RE = re.compile(
     r"\b(?:read more|read also|also read|see also|related(?: articles?| stories| content)?"
-    r"|recommended|watch|listen|more on this|must read|don'?t miss)\s*[:»>|]",
+    r"|recommended|watch|listen|more on this|must read|don'?t miss"
+    r"|lesen sie (?:auch|mehr)|mehr zum thema|leggi anche|lees ook|lire aussi"
+    r"|lea también|leia também)\s*[:»>|]",
     re.I,
 )
 _LIST_HEAD_RE = re.compile(
     r"^(?:top stories|most (?:popular|read|viewed|shared)|trending(?: now)?|latest(?: news)?"
     r"|just in|related(?: articles| stories| news)?|recommended(?: for you)?|you may also like"
     r"|more (?:\S+ ){0,3}(?:news|stories|from \S+)|editor'?s picks|popular|podcasts|video"
-    r"|sponsored|advertisement|newsletter|follow us|share(?: this)?(?: article)?)\s*[:.]*$",
+    r"|sponsored|advertisement|newsletter|follow us|share(?: this)?(?: article)?"
+    r"|recommended videos|story continues below|auch interessant|mehr zum thema"
+    r"|lesen sie auch|das könnte sie auch interessieren|leggi anche|lees ook|(?:à )?lire aussi)"
+    r"\s*[:.]*$",
     re.I,
 )
 _NAV_RE = re.compile(
@@ -160,29 +170,43 @@ def is_chrome_line(line: str) -> bool:
 def _is_chrome(line: str, *, loose: bool = True) -> bool:
     """`loose` adds the rules that need capture context (list items, truncated teasers)."""
     words = line.split()
-    loose_checks = loose and (
-        (line.endswith(("...", "…")) and len(words) <= 10)
-        or (_LIST_ITEM_RE.match(line) and not is_prose(line))
+    n = len(words)
+    # An `or` chain, length tests first: most lines are prose and fail every rule, so the
+    # cheap tests decide them before any regex runs (this runs on every extracted line).
+    return bool(
+        (
+            loose
+            and (
+                (n <= 10 and line.endswith(("...", "…")))
+                or (_LIST_ITEM_RE.match(line) and not is_prose(line))
+            )
+        )
+        or _SKIP_RE.match(line)
+        or (n <= 30 and _maybe(line, _CONSENT_HINTS, n <= 3) and _CONSENT_RE.search(line))
+        or (n <= 25 and _maybe(line, _COPYRIGHT_HINTS, False) and _COPYRIGHT_RE.search(line))
+        or (_PROMO_PUNCT.search(line) and _PROMO_RE.search(line))
+        or (n <= 6 and _NAV_RE.match(line))
+        or _TIMESTAMP_RE.match(line)
+        or (_TAGS_RE.match(line) and not is_prose(line))
+        or (n <= 8 and _BREADCRUMB_RE.search(line))
+        or (n <= 5 and _LANG_SWITCH_RE.match(line))
+        or _is_icon_string(words)
+        or _is_script_soup(line)
+        or (n <= 12 and _SHARE_RE.search(line))
     )
-    checks = (
-        loose_checks,
-        _SKIP_RE.match(line),
-        _CONSENT_RE.search(line) and len(words) <= 30,
-        _COPYRIGHT_RE.search(line) and len(words) <= 25,
-        _PROMO_RE.search(line),
-        _NAV_RE.match(line) and len(words) <= 6,
-        _TIMESTAMP_RE.match(line),
-        _TAGS_RE.match(line) and not is_prose(line),
-        _BREADCRUMB_RE.search(line) and len(words) <= 8,
-        _LANG_SWITCH_RE.match(line) and len(words) <= 5,
-        _is_icon_string(words),
-        _is_script_soup(line),
-        _SHARE_RE.search(line) and len(words) <= 12,
-    )
-    return any(checks)
+
+
+def _maybe(line: str, hints: tuple[str, ...], short: bool) -> bool:
+    """Whether a rule's regex can match at all: one of its literal words is in the line."""
+    if short:
+        return True
+    low = line.lower()
+    return any(hint in low for hint in hints)
 
 
 def _is_icon_string(words: list[str]) -> bool:
+    if len(words) < 3 or "icon" not in " ".join(words).lower():
+        return False
     icons = sum(1 for w in words if "icon" in w.lower())
     return icons >= 3 and icons >= len(words) / 8
 

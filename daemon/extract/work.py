@@ -18,9 +18,14 @@ from trafilatura.utils import load_html
 
 from daemon.extract.credits import split_authors
 from daemon.extract.language import detect_language
-from daemon.extract.metadata import PageMeta, page_metadata
+from daemon.extract.metadata import PageMeta, has_paywall_marker, tree_metadata
 from daemon.extract.postfilter import choose_body, needs_recall
 from daemon.extract.textclean import clean_capture
+
+# Text shorter than this from a page that declares a paywall is a teaser: `paywalled`.
+TEASER_CHARS = 1000
+# Script types that carry page metadata (read by trafilatura's and htmldate's heuristics).
+_JSON_SCRIPTS = frozenset({"application/ld+json", "application/settings+json"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +45,7 @@ class Extracted:
     canonical: str | None = None
     language: str | None = None
     not_free: bool = False
-    paywall_marker: bool = False
+    paywall_marker: bool = False  # a paywall container; only looked for on teaser-length text
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -48,16 +53,40 @@ def extract_html(
     body: bytes, url: str | None, *, favor_precision: bool = True, declared_language: str | None
 ) -> Extracted:
     """Main text and metadata of an HTML page (trafilatura + declared metadata + our filter)."""
-    meta = page_metadata(body)
-    doc = _trafilatura(body, url, favor_precision=favor_precision)
-    if _needs_heuristic_metadata(meta):
-        doc = _with_heuristics(doc, body, url)
+    # One parse serves every reader: trafilatura copies a tree it is given, and the
+    # metadata readers only read it (the heuristics run last, in case they do not).
+    tree = load_html(body)
+    if tree is None:
+        return Extracted(title=None, text="")
+    meta = tree_metadata(tree)
+    _drop_code(tree)
+    doc = _trafilatura(tree, url, favor_precision=favor_precision)
     precise = _text(doc)
     recall = None
     if favor_precision and needs_recall(precise, meta.article_body):
-        recall = _text(_trafilatura(body, url, favor_precision=False))
-    text = choose_body(precise, recall, meta.article_body, title=meta.title or _field(doc, "title"))
-    return _merge(meta, doc, text, declared_language)
+        recall = _text(_trafilatura(tree, url, favor_precision=False))
+    if _needs_heuristic_metadata(meta):
+        doc = _with_heuristics(doc, tree, url)
+    title = meta.title or _field(doc, "title")
+    text = choose_body(
+        precise, recall, meta.article_body, title=title, description=meta.description
+    )
+    marker = len(text) < TEASER_CHARS and has_paywall_marker(tree)
+    return _merge(meta, doc, text, declared_language, paywall_marker=marker)
+
+
+# A short page without declared metadata: it takes every lazy path (heuristic metadata, the
+# recall run, justext, language detection).
+_WARM_PAGE = (
+    b"<html><head><title>Warm-up page</title></head><body><article><h1>Warm-up page</h1>"
+    b"<p>This is a short paragraph of prose, written only to exercise the extraction code "
+    b"paths once before any real document arrives.</p></article></body></html>"
+)
+
+
+def warm() -> None:
+    """Build the libraries' lazily loaded state now (see daemon/extract/preload.py)."""
+    extract_html(_WARM_PAGE, "https://www.example.com/warm", declared_language=None)
 
 
 def extract_text(body: bytes, *, declared_language: str | None) -> Extracted:
@@ -76,9 +105,21 @@ def extract_text(body: bytes, *, declared_language: str | None) -> Extracted:
     )
 
 
-def _trafilatura(body: bytes, url: str | None, *, favor_precision: bool) -> Any:
+def _drop_code(tree: Any) -> None:
+    """Remove scripts and styles, except the JSON metadata scripts the readers look at.
+
+    trafilatura discards them too, but only after copying the tree a few times and running
+    its XPath pruning over them; dropping them once first saves ~5 % of its time, with the
+    same output on every dev page.
+    """
+    for node in list(tree.iter("script", "style")):
+        if (node.get("type") or "").strip().lower() not in _JSON_SCRIPTS:
+            node.drop_tree()  # keeps the tail text
+
+
+def _trafilatura(tree: Any, url: str | None, *, favor_precision: bool) -> Any:
     return trafilatura.bare_extraction(
-        body,
+        tree,
         url=url,
         favor_precision=favor_precision,
         include_comments=False,
@@ -93,10 +134,10 @@ def _needs_heuristic_metadata(meta: PageMeta) -> bool:
     return not (meta.title and meta.published_at)
 
 
-def _with_heuristics(doc: Any, body: bytes, url: str | None) -> Any:
+def _with_heuristics(doc: Any, tree: Any, url: str | None) -> Any:
     """trafilatura's metadata heuristics, with the body text of the extraction kept."""
     try:
-        found = extract_metadata(load_html(body), url, None, extensive=False)
+        found = extract_metadata(tree, url, None, extensive=False)
     except (ValueError, TypeError, AttributeError):
         return doc
     if doc is not None and found is not None:
@@ -112,7 +153,9 @@ def _text(doc: Any) -> str:
     return str(_field(doc, "text") or "")
 
 
-def _merge(meta: PageMeta, doc: Any, text: str, declared: str | None) -> Extracted:
+def _merge(
+    meta: PageMeta, doc: Any, text: str, declared: str | None, *, paywall_marker: bool
+) -> Extracted:
     lang_prior = declared or meta.language
     return Extracted(
         title=meta.title or _field(doc, "title"),
@@ -128,7 +171,7 @@ def _merge(meta: PageMeta, doc: Any, text: str, declared: str | None) -> Extract
         canonical=meta.canonical,
         language=detect_language(text, declared=lang_prior) if text else lang_prior,
         not_free=meta.not_free,
-        paywall_marker=meta.paywall_marker,
+        paywall_marker=paywall_marker,
     )
 
 

@@ -88,8 +88,39 @@ async def test_foreign_canonical_is_ignored(extractor: Extractor) -> None:
 
 
 async def test_paywalled_page_is_flagged(extractor: Extractor) -> None:
-    """JSON-LD isAccessibleForFree=false marks the article paywalled."""
+    """JSON-LD isAccessibleForFree=false on a page that yields only a teaser: paywalled."""
     ld = {"@type": "NewsArticle", "headline": "Paid", "isAccessibleForFree": False}
+    head = f'<script type="application/ld+json">{json.dumps(ld)}</script>'
+    article = await extractor(_page(_html(head)))
+    assert len(article.text) < 1000
+    assert article.extraction == "paywalled"
+
+
+# The pattern of metered sites (Wired, WSJ group, Postmedia, Reuters in the corpora): every
+# article declares itself not free, on the article and on a part, and a paywall modal sits in
+# the markup, yet the served page carries the whole text.
+METERED_LD = {
+    "@type": "NewsArticle",
+    "headline": "Metered",
+    "isAccessibleForFree": "False",
+    "hasPart": {"@type": "WebPageElement", "isAccessibleForFree": "False", "cssSelector": ".body"},
+}
+METERED_MODAL = '<div class="paywall-modal paywall-modal__overlay"></div>'
+
+
+async def test_metered_page_with_full_text_is_ok(extractor: Extractor) -> None:
+    """A page declared not free (article, part, modal) that yields its whole text is `ok`."""
+    head = f'<script type="application/ld+json">{json.dumps(METERED_LD)}</script>'
+    paragraphs = [f"In part {i} of the story, {PARAGRAPH.lower()}" for i in range(1, 5)]
+    body = "</p><p>".join(paragraphs[:3]) + "</p>" + METERED_MODAL + "<p>" + paragraphs[3]
+    article = await extractor(_page(_html(head, body=body)))
+    assert len(article.text) >= 1000
+    assert article.extraction == "ok"
+
+
+async def test_part_level_flag_on_a_teaser_is_paywalled(extractor: Extractor) -> None:
+    """The flag only on a part (the article itself says free) still marks a teaser paywalled."""
+    ld = {**METERED_LD, "isAccessibleForFree": True}
     head = f'<script type="application/ld+json">{json.dumps(ld)}</script>'
     article = await extractor(_page(_html(head)))
     assert article.extraction == "paywalled"

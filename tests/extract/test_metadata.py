@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
+import lxml.html
 import pytest
 
-from daemon.extract.metadata import page_metadata, parse_date_iso
+from daemon.extract.metadata import has_paywall_marker, page_metadata, parse_date_iso
 
 
 def _page(ld: object | None = None, head: str = "") -> str:
@@ -93,3 +94,50 @@ def test_broken_json_ld_is_ignored() -> None:
 def test_iso_dates_are_always_aware(value: object, expected: datetime | None) -> None:
     """Declared dates parse to aware datetimes; zone-less ones are UTC."""
     assert parse_date_iso(value) == expected
+
+
+PART = {"@type": "WebPageElement", "cssSelector": ".paywall"}
+
+
+@pytest.mark.parametrize(
+    ("ld", "expected"),
+    [
+        pytest.param({"isAccessibleForFree": False}, True, id="json-false"),
+        pytest.param({"isAccessibleForFree": "False"}, True, id="string-False"),
+        pytest.param({"isAccessibleForFree": "false"}, True, id="string-false"),
+        pytest.param({"isAccessibleForFree": "https://schema.org/False"}, True, id="url-False"),
+        pytest.param({"isAccessibleForFree": True}, False, id="json-true"),
+        pytest.param({"isAccessibleForFree": "True"}, False, id="string-True"),
+        pytest.param({}, False, id="absent"),
+        pytest.param(
+            {"isAccessibleForFree": True, "hasPart": {**PART, "isAccessibleForFree": False}},
+            True,
+            id="on-a-part",
+        ),
+        pytest.param(
+            {"hasPart": [{"@type": "WebPageElement"}, {**PART, "isAccessibleForFree": "False"}]},
+            True,
+            id="on-one-of-the-parts",
+        ),
+        pytest.param({"hasPart": {**PART, "isAccessibleForFree": True}}, False, id="free-part"),
+    ],
+)
+def test_is_accessible_for_free_forms(ld: dict[str, object], expected: bool) -> None:
+    """isAccessibleForFree is read in each Boolean spelling, on the article or on a part."""
+    meta = page_metadata(_page({"@type": "NewsArticle", "headline": "H", **ld}))
+    assert meta.not_free is expected
+
+
+@pytest.mark.parametrize(
+    ("block", "expected"),
+    [
+        ('<div class="article-body paywall-article">x</div>', True),
+        ('<section class="o-paywall">x</section>', True),
+        ('<div class="article-body">x</div>', False),
+        ('<span class="paywall">x</span>', False),  # inline elements are not containers
+    ],
+)
+def test_paywall_container_marker(block: str, expected: bool) -> None:
+    """A block whose class names a paywall sets the marker; other blocks do not."""
+    html = f"<html><head><title>t</title></head><body>{block}<p>text</p></body></html>"
+    assert has_paywall_marker(lxml.html.fromstring(html)) is expected

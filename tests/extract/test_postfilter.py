@@ -1,0 +1,61 @@
+"""Body choice and clean-up after trafilatura (daemon/extract/postfilter.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from daemon.extract.postfilter import choose_body
+
+P1 = "The council approved the new budget on Monday after a debate that lasted six hours."
+P2 = "Opponents said the plan would raise local taxes for most households within two years."
+P3 = "The mayor said the city would publish the full figures before the end of the month."
+LEAD = "A divided council passes the budget after a marathon session, and the fight goes on."
+ARTICLE_BODY = " ".join([P1, P2, P3] * 2)  # articleBody has no lead and no subheadings
+
+
+def test_article_body_filter_keeps_lead_and_subheadings() -> None:
+    """Lines articleBody lacks are dropped, except the lead (the description) and headings."""
+    body = "\n".join([LEAD, P1, P2, "What happens next", P3, "Sign in to comment below now"])
+    out = choose_body(body, None, ARTICLE_BODY, title="Budget passes", description=LEAD)
+    assert out.split("\n") == [LEAD, P1, P2, "What happens next", P3]
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        pytest.param("Budget passes after marathon session", id="exact"),
+        pytest.param("Politics Budget passes after marathon session", id="kicker-glued"),
+        pytest.param("Budget passes after a marathon session", id="spelling-variant"),
+    ],
+)
+def test_repeated_headline_is_dropped(first: str) -> None:
+    """The headline repeated at the top goes, also with a kicker glued on or small variants."""
+    out = choose_body(
+        "\n".join([first, P1, P2]), None, None, title="Budget passes after marathon session"
+    )
+    assert out.split("\n") == [P1, P2]
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        pytest.param(["With files from The Associated Press"], id="files-from"),
+        pytest.param(["Additional reporting by Ann Lee; editing by Bo Chan"], id="reporting-by"),
+        pytest.param(["Jo Smith contributed reporting from Paris."], id="contributed"),
+        pytest.param(["(dpa)"], id="agency-mark"),
+        pytest.param(["___", "Quelle: ntv.de"], id="rule-and-source"),
+        pytest.param(["Sign up for our free daily newsletter to get the news first."], id="prompt"),
+    ],
+)
+def test_tail_credits_and_prompts_are_dropped(tail: list[str]) -> None:
+    """Credit and source lines and newsletter prompts after the last paragraph are dropped."""
+    out = choose_body("\n".join([P1, P2, P3, *tail]), None, None)
+    assert out.split("\n") == [P1, P2, P3]
+
+
+def test_tail_trim_keeps_lists_and_the_body() -> None:
+    """A body ending in a list keeps it; a body made only of credit lines keeps its first line."""
+    items = ["- Two year warranty", "- Draws 300W in use"]
+    assert choose_body("\n".join([P1, *items]), None, None).split("\n") == [P1, *items]
+    credits = ["With files from Reuters", "(dpa)"]
+    assert choose_body("\n".join(credits), None, None).split("\n") == credits[:1]
