@@ -49,6 +49,7 @@ from daemon.fetch.decoding import BodyReader
 from daemon.fetch.guard import AddressPolicy, parse_address, scheme_refusal
 from daemon.fetch.hosts import Politeness
 from daemon.fetch.http import Hop, HttpResponse, RequestKind
+from daemon.fetch.pool import OriginPool
 from daemon.retry import parse_retry_after
 from daemon.settings import FetchSettings
 
@@ -57,6 +58,7 @@ log = structlog.get_logger(__name__)
 OnResponse = Callable[[HttpResponse, RequestKind], Awaitable[None]]
 Resolve = Callable[[str, int], Awaitable[list[str]]]
 
+UNLIMITED = 1 << 20  # what httpx.Limits' None means, as a count
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 ACCEPT = {
     "feed": "application/rss+xml, application/atom+xml, application/feed+json, "
@@ -156,10 +158,9 @@ class _CoreStream(httpx.AsyncByteStream):
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
-    """An httpx transport over an httpcore pool whose connections go through `GuardedBackend`.
+    """An httpx transport over an `OriginPool` whose connections go through `GuardedBackend`.
 
-    Built on public httpcore API only; httpcore exceptions escape as they are and are
-    translated by `HttpFetcher` (with httpx's).
+    httpcore exceptions escape as they are and are translated by `HttpFetcher` (with httpx's).
     """
 
     def __init__(
@@ -169,12 +170,12 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         limits: httpx.Limits,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self._pool = httpcore.AsyncConnectionPool(
+        self._pool = OriginPool(
+            backend,
             ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
+            max_connections=limits.max_connections or UNLIMITED,
+            max_keepalive=limits.max_keepalive_connections or UNLIMITED,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=backend,
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
