@@ -50,6 +50,7 @@ from daemon.fetch.guard import AddressPolicy, parse_address, scheme_refusal
 from daemon.fetch.hosts import Politeness
 from daemon.fetch.http import Hop, HttpResponse, RequestKind
 from daemon.fetch.pool import OriginPool
+from daemon.fetch.streams import AsyncioBackend
 from daemon.retry import parse_retry_after
 from daemon.settings import FetchSettings
 
@@ -91,7 +92,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         resolve: Resolve = system_resolve,
     ) -> None:
         self._policy = policy
-        self._inner = inner or httpcore.AnyIOBackend()
+        self._inner = inner or AsyncioBackend()
         self._resolve = resolve
 
     async def connect_tcp(
@@ -117,7 +118,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         """The addresses of `host` the policy allows; raises `BlockedAddress` when none is."""
         try:
             async with asyncio.timeout(deadline):
-                addresses = await self._resolve(host, port)
+                addresses = await self._addresses(host, port)
         except TimeoutError:
             raise httpcore.ConnectTimeout(f"resolving {host}") from None
         except OSError as exc:
@@ -131,6 +132,13 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         if not allowed:
             raise BlockedAddress(f"{host} resolves to {', '.join(refused) or 'nothing'}")
         return allowed
+
+    async def _addresses(self, host: str, port: int) -> list[str]:
+        # An IP literal is its own (only) address: no resolver round trip (a thread hop for
+        # getaddrinfo); it is vetted below like any resolved address.  Zone ids still resolve.
+        if "%" not in host and parse_address(host) is not None:
+            return [host.strip("[]")]
+        return await self._resolve(host, port)
 
     async def connect_unix_socket(
         self,

@@ -160,3 +160,36 @@ async def test_new_connections_still_pass_the_guard(server: HttpServer) -> None:
         await get(pool, server.url("/a"))
     await pool.aclose()
     assert server.hits() == []
+
+
+async def refusing_resolver(host: str, port: int) -> list[str]:
+    raise AssertionError(f"resolver asked for {host}")
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed"),
+    [("127.0.0.1", True), ("10.0.0.7", False), ("169.254.169.254", False), ("::1", False)],
+)
+async def test_ip_literals_skip_the_resolver_but_not_the_check(host: str, allowed: bool) -> None:
+    """An IP host is vetted as it is, without a DNS look-up; refused ones still raise."""
+    backend = GuardedBackend(LOOPBACK, resolve=refusing_resolver)
+    if allowed:
+        assert await backend.vetted(host, 80, 1.0) == [host]
+    else:
+        with pytest.raises(BlockedAddress):
+            await backend.vetted(host, 80, 1.0)
+
+
+async def test_names_still_go_to_the_resolver() -> None:
+    """A host name is resolved at connect time and its answer vetted (no caching)."""
+    asked: list[str] = []
+
+    async def resolver(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["10.0.0.7"] if len(asked) > 1 else ["127.0.0.1"]
+
+    backend = GuardedBackend(LOOPBACK, resolve=resolver)
+    assert await backend.vetted("feeds.example", 80, 1.0) == ["127.0.0.1"]
+    with pytest.raises(BlockedAddress):
+        await backend.vetted("feeds.example", 80, 1.0)
+    assert asked == ["feeds.example", "feeds.example"]
