@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -51,6 +51,15 @@ from daemon.fetch.hosts import Politeness
 from daemon.fetch.http import Hop, HttpResponse, RequestKind
 from daemon.fetch.pool import OriginPool
 from daemon.fetch.streams import AsyncioBackend
+from daemon.fetch.wire import (
+    CoreSend,
+    RawHeaders,
+    core_request,
+    decode_headers,
+    encode_value,
+    request_headers,
+    via_httpx_transport,
+)
 from daemon.retry import parse_retry_after
 from daemon.settings import FetchSettings
 
@@ -61,7 +70,7 @@ Resolve = Callable[[str, int], Awaitable[list[str]]]
 
 UNLIMITED = 1 << 20  # what httpx.Limits' None means, as a count
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-ACCEPT = {
+ACCEPT: dict[RequestKind, str] = {
     "feed": "application/rss+xml, application/atom+xml, application/feed+json, "
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
     "page": "text/html, application/xhtml+xml;q=0.9, text/plain;q=0.8, */*;q=0.5",
@@ -207,6 +216,10 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             extensions=response.extensions,
         )
 
+    async def send_core(self, request: httpcore.Request) -> httpcore.Response:
+        """Send an httpcore request straight to the pool (the fetcher's own fast path)."""
+        return await self._pool.handle_async_request(request)
+
     async def aclose(self) -> None:
         await self._pool.aclose()
 
@@ -214,6 +227,16 @@ class GuardedTransport(httpx.AsyncBaseTransport):
 def user_agent(settings: FetchSettings) -> str:
     """The honest User-Agent: the template filled with our version and contact URL."""
     return settings.user_agent.format(version=__version__, contact=settings.contact_url)
+
+
+def _fixed_headers(settings: FetchSettings, kind: RequestKind) -> RawHeaders:
+    """The fields every request of `kind` carries, in the order httpx sent them."""
+    return [
+        (b"Accept", ACCEPT[kind].encode("ascii")),
+        (b"Accept-Encoding", b"gzip, deflate"),
+        (b"Connection", b"keep-alive"),
+        (b"User-Agent", encode_value(user_agent(settings))),
+    ]
 
 
 def _limits(settings: FetchSettings) -> httpx.Limits:
@@ -251,16 +274,15 @@ class HttpFetcher:
         self._on_response = on_response
         self._now = now
         guarded = GuardedBackend(self._policy, inner=backend, resolve=resolve)
-        timeout = settings.timeout
-        self._client = httpx.AsyncClient(
-            transport=transport or GuardedTransport(guarded, limits=_limits(settings)),
-            timeout=httpx.Timeout(
-                connect=timeout.connect, read=timeout.read, write=timeout.read, pool=timeout.total
-            ),
-            follow_redirects=False,
-            trust_env=False,
-            headers={"User-Agent": user_agent(settings), "Accept-Encoding": "gzip, deflate"},
+        self._transport = transport or GuardedTransport(guarded, limits=_limits(settings))
+        self._send_core: CoreSend = (
+            self._transport.send_core
+            if isinstance(self._transport, GuardedTransport)
+            else via_httpx_transport(self._transport)
         )
+        t = settings.timeout
+        self._timeouts = {"connect": t.connect, "read": t.read, "write": t.read, "pool": t.total}
+        self._fixed_headers = {kind: _fixed_headers(settings, kind) for kind in ACCEPT}
 
     @property
     def politeness(self) -> Politeness:
@@ -280,7 +302,7 @@ class HttpFetcher:
 
     async def aclose(self) -> None:
         """Close every pooled connection."""
-        await self._client.aclose()
+        await self._transport.aclose()
 
     async def get(
         self, url: str, *, kind: RequestKind, headers: Mapping[str, str] | None = None
@@ -301,11 +323,11 @@ class HttpFetcher:
     async def _exchange(
         self, url: str, kind: RequestKind, headers: Mapping[str, str] | None
     ) -> HttpResponse:
-        self._refuse_early(url)
+        parsed = self._refuse_early(url)
         async with self._politeness.slot(url):
             try:
                 async with asyncio.timeout(self._settings.timeout.total):
-                    response = await self._send(url, kind, headers)
+                    response = await self._send(url, parsed, kind, headers)
             except FetchError:
                 raise
             except TimeoutError:
@@ -317,42 +339,44 @@ class HttpFetcher:
         return response
 
     async def _send(
-        self, url: str, kind: RequestKind, headers: Mapping[str, str] | None
+        self, url: str, parsed: httpx.URL, kind: RequestKind, headers: Mapping[str, str] | None
     ) -> HttpResponse:
-        request = self._client.build_request(
-            "GET", url, headers={"Accept": ACCEPT[kind], **(headers or {})}
-        )
+        sent = request_headers(parsed, self._fixed_headers[kind], headers)
         reader = BodyReader(
             max_wire=self._settings.max_body_bytes,
             max_decoded=self._settings.max_decompressed_bytes,
         )
-        response = await self._client.send(request, stream=True)
+        response = await self._send_core(core_request(parsed, sent, self._timeouts))
         try:
-            body = await reader.read(response.headers, response.aiter_raw())
+            received = decode_headers(response.headers)
+            stream = response.stream
+            assert isinstance(stream, AsyncIterable)  # an async pool gives async streams
+            body = await reader.read(received, stream)
         finally:
             await response.aclose()
         return HttpResponse(
             url=url,
             final_url=url,
-            status=response.status_code,
-            headers={k.lower(): v for k, v in response.headers.items()},
+            status=response.status,
+            headers=received,
             body=body,
             fetched_at=self._now(),
-            raw_request_headers=dict(request.headers.items()),
+            raw_request_headers=decode_headers(sent),
         )
 
-    def _refuse_early(self, url: str) -> None:
-        """Refuse bad schemes and literal refused IPs before queueing for a slot."""
+    def _refuse_early(self, url: str) -> httpx.URL:
+        """Refuse bad schemes and literal refused IPs before queueing for a slot; the parsed URL."""
         why = scheme_refusal(url)
         if why is not None:
             raise FetchError(why, url)
         try:
-            host = httpx.URL(url).host
+            parsed = httpx.URL(url)
         except httpx.InvalidURL as exc:
             raise FetchError("bad_url", f"{url}: {exc}") from exc
-        address = parse_address(host)
+        address = parse_address(parsed.host)
         if address is not None and (refused := self._policy.check(address)) is not None:
-            raise BlockedAddress(f"{host} ({refused})")
+            raise BlockedAddress(f"{parsed.host} ({refused})")
+        return parsed
 
     def _defer_on_retry_after(self, response: HttpResponse) -> None:
         if response.status in (429, 503):
