@@ -27,6 +27,11 @@ What a `get` promises:
     bad_scheme, bad_url  no          not http(s), no host, malformed
     bad_encoding         no          unknown Content-Encoding or corrupt compressed data
     blocked_address      no          `BlockedAddress`: the SSRF guard refused the target
+
+The layers, each with one concern (the hot path of a feed poll runs through all of them):
+`HttpFetcher` (redirects, deadline, caps, politeness) → `wire.py` (httpcore requests built
+without an httpx client) → `OriginPool` (keep-alive per origin, O(1) per request) →
+`GuardedBackend` (resolve, vet, connect to the vetted IP) → `AsyncioBackend` (asyncio streams).
 """
 
 from __future__ import annotations
@@ -177,7 +182,9 @@ class _CoreStream(httpx.AsyncByteStream):
 class GuardedTransport(httpx.AsyncBaseTransport):
     """An httpx transport over an `OriginPool` whose connections go through `GuardedBackend`.
 
-    httpcore exceptions escape as they are and are translated by `HttpFetcher` (with httpx's).
+    `HttpFetcher` sends through `send_core` (httpcore requests, no httpx models per request);
+    `handle_async_request` serves anything that wants an httpx transport.  httpcore exceptions
+    escape as they are and are translated by `HttpFetcher` (with httpx's).
     """
 
     def __init__(

@@ -54,6 +54,7 @@ class OriginPool:
         self._expiry = keepalive_expiry
         self._idle: dict[Key, list[httpcore.AsyncHTTP11Connection]] = {}
         self._lru: OrderedDict[httpcore.AsyncHTTP11Connection, Key] = OrderedDict()
+        self._closed = False
 
     @property
     def idle_connections(self) -> int:
@@ -114,7 +115,7 @@ class OriginPool:
     async def _release(self, connection: httpcore.AsyncHTTP11Connection, key: Key) -> None:
         """Keep `connection` (to origin `key`) for reuse when idle and healthy, else close it."""
         self._in_use.release()
-        if not connection.is_idle() or connection.has_expired():
+        if self._closed or not connection.is_idle() or connection.has_expired():
             await connection.aclose()
             return
         self._idle.setdefault(key, []).append(connection)
@@ -136,6 +137,7 @@ class OriginPool:
 
     async def aclose(self) -> None:
         """Close every idle connection (connections in use close with their response)."""
+        self._closed = True
         idle = list(self._lru)
         self._lru.clear()
         self._idle.clear()

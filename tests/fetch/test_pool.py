@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from daemon.errors import BlockedAddress
-from daemon.fetch.client import GuardedBackend
+from daemon.fetch.client import GuardedBackend, GuardedTransport
 from daemon.fetch.guard import AddressPolicy
 from daemon.fetch.pool import OriginPool
 from tests.httpserver import HttpServer, Reply
@@ -193,3 +193,24 @@ async def test_names_still_go_to_the_resolver() -> None:
     with pytest.raises(BlockedAddress):
         await backend.vetted("feeds.example", 80, 1.0)
     assert asked == ["feeds.example", "feeds.example"]
+
+
+async def test_connection_in_use_at_close_is_not_kept(server: HttpServer) -> None:
+    """A response still open when the pool closes ends its connection instead of pooling it."""
+    server.route("/a", Reply(body=b"ok"))
+    pool = make_pool(CountingBackend())
+    request = httpcore.Request("GET", server.url("/a"), headers=[(b"Host", b"x")])
+    response = await pool.handle_async_request(request)
+    await pool.aclose()
+    assert await response.aread() == b"ok"
+    await response.aclose()
+    assert pool.idle_connections == 0
+
+
+async def test_guarded_transport_serves_an_httpx_client(server: HttpServer) -> None:
+    """GuardedTransport is still a working httpx transport (guard included)."""
+    server.route("/a", Reply(body=b"ok"))
+    transport = GuardedTransport(CountingBackend(), limits=httpx.Limits())
+    async with httpx.AsyncClient(transport=transport) as client:
+        response = await client.get(server.url("/a"))
+    assert (response.status_code, response.content) == (200, b"ok")
