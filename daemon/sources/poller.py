@@ -120,6 +120,7 @@ class Poller:
         self._in_flight: defaultdict[str, set[str]] = defaultdict(set)
         self._batches: dict[str, _Batch] = {}
         self._busy: set[str] = set()
+        self._bounds_of: dict[str, schedule.Bounds] = {}
 
     # ------------------------------------------------------------ lifecycle
 
@@ -390,6 +391,13 @@ class Poller:
     # ------------------------------------------------------------ outcomes
 
     def _bounds(self, spec: FeedSpec) -> schedule.Bounds:
+        # Specs and settings are fixed for the poller's life: build each feed's bounds once.
+        bounds = self._bounds_of.get(spec.feed_id)
+        if bounds is None:
+            bounds = self._bounds_of[spec.feed_id] = self._make_bounds(spec)
+        return bounds
+
+    def _make_bounds(self, spec: FeedSpec) -> schedule.Bounds:
         s = self.settings
         low = spec.min_interval or s.min_interval
         high = max(spec.max_interval or s.max_interval, low)

@@ -133,3 +133,29 @@ async def test_defer_is_capped() -> None:
     polite.defer("http://a.com/", 10**9)
     async with polite.slot("http://www.a.com/x"):
         assert now[0] == 60.0
+
+
+async def test_sweeps_are_amortised_while_many_domains_are_spaced() -> None:
+    """Thousands of domains inside their spacing: the table is not rescanned on every request
+    (few sweeps), and once their spacing has passed they are evicted."""
+    clock = [0.0]
+    polite = Politeness(min_interval=60.0, max_idle_domains=10, clock=lambda: clock[0])
+    sweeps = 0
+    original = polite._evict_idle
+
+    def counting() -> None:
+        nonlocal sweeps
+        sweeps += len(polite._domains) > polite._sweep_above  # this call scans the table
+        original()
+
+    polite._evict_idle = counting  # type: ignore[method-assign]
+    for i in range(2000):
+        async with polite.slot(f"http://site{i}.example/"):
+            pass
+    assert polite.tracked_domains == 2000  # all still inside their 60 s spacing
+    assert sweeps <= 12  # doubling thresholds: about log2(2000 / 10) sweeps, not 2000
+    clock[0] += 61.0
+    for i in range(2000, 4100):
+        async with polite.slot(f"http://site{i}.example/"):
+            pass
+    assert polite.tracked_domains < 4100  # the spaced-out ones were swept
