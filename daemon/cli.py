@@ -15,14 +15,13 @@ Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage, 130 interrupt
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from daemon import __version__
+from daemon import __version__, eventloop
 from daemon.errors import ConfigError, NewsdError
 from daemon.settings import DEFAULT_CONFIG, Settings, load
 
@@ -149,7 +148,7 @@ def _timestamp(value: str) -> datetime:
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from daemon import app
 
-    return asyncio.run(app.run(settings, once=args.once))
+    return eventloop.run(app.run(settings, once=args.once))
 
 
 def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
@@ -164,7 +163,7 @@ def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         until=args.until,
         fresh_state=args.fresh_state,
     )
-    return asyncio.run(app.replay(settings, options))
+    return eventloop.run(app.replay(settings, options))
 
 
 def _cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
@@ -182,7 +181,7 @@ def _cmd_config(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
     from daemon import app
 
-    return asyncio.run(
+    return eventloop.run(
         app.tail(
             settings, args.topic, from_beginning=args.from_beginning, limit=args.max, full=args.full
         )
@@ -192,10 +191,10 @@ def _cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_feeds_import(args: argparse.Namespace, settings: Settings) -> int:
     from daemon import app
 
-    return asyncio.run(app.feeds_import(settings, args.file))
+    return eventloop.run(app.feeds_import(settings, args.file))
 
 
 def _cmd_feeds_list(args: argparse.Namespace, settings: Settings) -> int:
     from daemon import app
 
-    return asyncio.run(app.feeds_list(settings))
+    return eventloop.run(app.feeds_list(settings))

@@ -1,7 +1,7 @@
 """The event loop the daemon runs on: uvloop when it is installed, else asyncio's own.
 
-uvloop (the optional `fast` extra) makes the HTTP hot path of the pollers cheaper; nothing in the
-daemon depends on it, so a plain install runs on the standard loop.  `NEWSD_EVENT_LOOP=asyncio`
+uvloop (a dependency except on Windows) makes the HTTP hot path of the pollers cheaper; nothing
+in the daemon depends on it, so an install without it runs on the standard loop.  `NEWSD_EVENT_LOOP=asyncio`
 forces the standard loop (to compare, or to rule uvloop out while debugging).
 """
 
