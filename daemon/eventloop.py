@@ -1,8 +1,9 @@
 """The event loop the daemon runs on: uvloop when it is installed, else asyncio's own.
 
 uvloop (a dependency except on Windows) makes the HTTP hot path of the pollers cheaper; nothing
-in the daemon depends on it, so an install without it runs on the standard loop.  `NEWSD_EVENT_LOOP=asyncio`
-forces the standard loop (to compare, or to rule uvloop out while debugging).
+in the daemon depends on it, so an install without it runs on the standard loop.
+`NEWSD_EVENT_LOOP=asyncio` forces the standard loop (to compare, or to rule uvloop out while
+debugging).
 """
 
 from __future__ import annotations
