@@ -69,8 +69,34 @@ def choose_body(
     body = _pick(precise, recall, article_body)
     if article_body and len(article_body) >= 200:
         body = _within(body, shingle_set(article_body), description)
-    lines = [line for line in body.split("\n") if line.strip() and not is_chrome_line(line)]
+    lines = [line for line in body.split("\n") if line.strip() and not _is_chrome(line)]
     return "\n".join(_without_tail(_without_headline(lines, title)))
+
+
+# "Read also" promos in the languages of the corpora's publishers, with or without a colon;
+# the English and a few others are also in textclean's rules, which need the colon.
+_READ_ALSO = re.compile(
+    r"^(?:(?:à )?lire aussi|les også|läs också|læs også|lue myös|lees ook|leggi anche"
+    r"|lesen sie (?:auch|mehr)|lea también|leia também|czytaj (?:też|także|również)"
+    r"|читайте также|read (?:also|more)|also read|see also|zum artikel)\b",
+    re.I,
+)
+# Photo credit lines: "Photo: AFP", "Фото: Дмитрий Азаров, Коммерсантъ", "Fotos: X".
+_PHOTO_CREDIT = re.compile(
+    r"^(?:photos?|fotos?|фото|bild(?:er)?|images?|credit|crédit|photograph)\s*(?::|©|/)", re.I
+)
+# Lines at most this long (in words) can be a promo or a credit line.
+CREDIT_WORDS = 25
+
+
+def _is_chrome(line: str) -> bool:
+    """A chrome line by its own content: textclean's rules, "read also" promos, photo credits."""
+    if is_chrome_line(line):
+        return True
+    stripped = line.strip().lstrip("-–•>» ")
+    if len(stripped.split()) > CREDIT_WORDS:
+        return False
+    return bool(_READ_ALSO.match(stripped) or _PHOTO_CREDIT.match(stripped))
 
 
 _TAIL_PROMPT = re.compile(

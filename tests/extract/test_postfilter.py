@@ -59,3 +59,39 @@ def test_tail_trim_keeps_lists_and_the_body() -> None:
     assert choose_body("\n".join([P1, *items]), None, None).split("\n") == [P1, *items]
     credits = ["With files from Reuters", "(dpa)"]
     assert choose_body("\n".join(credits), None, None).split("\n") == credits[:1]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        pytest.param("Les også: Tone Damli røper detaljer om frieriet", id="no-read-also"),
+        pytest.param("À lire aussi La natalité russe menacée d’effondrement", id="fr-no-colon"),
+        pytest.param("- Zum Artikel: Tarifrunde im ÖPNV: Das wird verhandelt", id="de-list-link"),
+        pytest.param("Читайте также: новости дня", id="ru-read-also"),
+        pytest.param("Photo: AFP", id="photo-credit"),
+        pytest.param("Фото: Дмитрий Азаров, Коммерсантъ", id="ru-photo-credit"),
+        pytest.param("Fotos: NIKOLAI VON BISMARCK", id="de-photo-credits"),
+    ],
+)
+def test_read_also_promos_and_photo_credits_are_dropped(line: str) -> None:
+    """ "Read also" promos (many languages, colon or not) and photo credit lines are chrome."""
+    assert choose_body("\n".join([P1, line, P2]), None, None).split("\n") == [P1, P2]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        pytest.param(
+            "Photographers waited outside the court for most of the day.", id="photo-word"
+        ),
+        pytest.param(
+            "Lesen Sie auch die Stellungnahme des Ministeriums, die am Montag veröffentlicht"
+            " wurde und in der die Behörde erklärt, warum sie die Frist verlängert hat und was"
+            " das für die Betroffenen bedeutet.",
+            id="long-prose",
+        ),
+    ],
+)
+def test_prose_like_promos_are_kept(line: str) -> None:
+    """Prose that only starts like a promo or a credit (or runs long) stays in the body."""
+    assert choose_body("\n".join([P1, line, P2]), None, None).split("\n") == [P1, line, P2]
