@@ -85,6 +85,12 @@ _READ_ALSO = re.compile(
 _PHOTO_CREDIT = re.compile(
     r"^(?:photos?|fotos?|фото|bild(?:er)?|images?|credit|crédit|photograph)\s*(?::|©|/)", re.I
 )
+# A byline or a date stamp on a line of its own: "Von Nina Magoley", "Stand: 22.04.2024, 06:00".
+_BYLINE = re.compile(
+    r"^(?i:by|von|por|par|av|door|di|af)\s+[A-ZÄÖÜÉ][\w'’-]+\.?"
+    r"(?:\s+(?:(?i:und|and|y|et)\s+)?[A-ZÄÖÜÉ][\w'’-]+\.?){0,3}\s*$"
+    r"|^(?i:stand|aktualisiert|updated|published|veröffentlicht|publié|mis à jour)\b[:\s].{0,40}\d"
+)
 # Lines at most this long (in words) can be a promo or a credit line.
 CREDIT_WORDS = 25
 
@@ -96,7 +102,11 @@ def _is_chrome(line: str) -> bool:
     stripped = line.strip().lstrip("-–•>» ")
     if len(stripped.split()) > CREDIT_WORDS:
         return False
-    return bool(_READ_ALSO.match(stripped) or _PHOTO_CREDIT.match(stripped))
+    return bool(
+        _READ_ALSO.match(stripped)
+        or _PHOTO_CREDIT.match(stripped)
+        or (len(stripped) <= 80 and _BYLINE.match(stripped))
+    )
 
 
 _TAIL_PROMPT = re.compile(

@@ -95,3 +95,21 @@ def test_read_also_promos_and_photo_credits_are_dropped(line: str) -> None:
 def test_prose_like_promos_are_kept(line: str) -> None:
     """Prose that only starts like a promo or a credit (or runs long) stays in the body."""
     assert choose_body("\n".join([P1, line, P2]), None, None).split("\n") == [P1, line, P2]
+
+
+@pytest.mark.parametrize(
+    ("line", "dropped"),
+    [
+        pytest.param("Von Nina Magoley", True, id="de-byline"),
+        pytest.param("By HERB KEINON AND YAAKOV KATZ", True, id="en-byline-caps"),
+        pytest.param("Par Jacques Munier", True, id="fr-byline"),
+        pytest.param("Stand: 22.04.2024, 06:00 Uhr", True, id="de-date-stamp"),
+        pytest.param("Published: Friday, January 18, 2008", True, id="en-date-stamp"),
+        pytest.param("By then it was over.", False, id="prose-starting-with-by"),
+        pytest.param("Von Anfang an", False, id="lower-case-phrase"),
+    ],
+)
+def test_byline_and_date_stamp_lines(line: str, dropped: bool) -> None:
+    """A byline or a date stamp on a line of its own is metadata, not body text."""
+    out = choose_body("\n".join([P1, line, P2]), None, None).split("\n")
+    assert out == ([P1, P2] if dropped else [P1, line, P2])
