@@ -13,6 +13,7 @@ import json
 import signal
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from daemon.extract.command import extract_paths
 from daemon.extract.extractor import Extractor
 from daemon.fetch.client import HttpFetcher
 from daemon.fetch.fetcher import Fetcher
+from daemon.observability import health
 from daemon.observability.logging import configure
 from daemon.observability.metrics import Metrics
 from daemon.pipeline import Pipeline
@@ -170,15 +172,22 @@ async def _run_forever(rt: Runtime, poller: Poller) -> None:
     if not drained:
         log.warning("daemon.drain_timeout", note="unfinished entries will be redone")
     await poller.close()
-    reporter.cancel()
+    await reporter
 
 
-async def _report(rt: Runtime, poller: Poller, stop: asyncio.Event, every: float = 60.0) -> None:
-    """A periodic `daemon.stats` line with every counter: the operator's health view."""
-    while not stop.is_set():
+async def _report(rt: Runtime, poller: Poller, stop: asyncio.Event) -> None:
+    """A periodic `daemon.stats` line with every counter, and the health file `newsd health`
+    reads: the operator's view of a running daemon."""
+    started = time.time()
+    every = rt.settings.log.stats_interval
+    while True:
+        rt.metrics.merge(poller.counts)
+        counts = rt.metrics.snapshot()
+        await asyncio.to_thread(health.write, rt.settings.state.dir, started=started, counts=counts)
+        if stop.is_set():
+            return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)
-        rt.metrics.merge(poller.counts)
         log.info("daemon.stats", **_flat(rt.metrics.snapshot()))
 
 
@@ -319,6 +328,14 @@ async def _feed_repo(settings: Settings) -> AsyncIterator[FeedStateRepo]:
 
 
 # -- newsd config, tail --------------------------------------------------------------------------
+
+
+def check_health(settings: Settings, max_age: float | None) -> int:
+    """0 when the running daemon wrote its health file recently, 1 otherwise."""
+    limit = max_age if max_age is not None else 3 * settings.log.stats_interval
+    verdict = health.check(settings.state.dir, max_age=limit)
+    print(json.dumps({"healthy": verdict.healthy, "reason": verdict.reason, **verdict.report}))
+    return 0 if verdict.healthy else 1
 
 
 def show_config(settings: Settings) -> int:

@@ -7,6 +7,7 @@
     newsd config
     newsd tail TOPIC [--from-beginning] [--max N]
     newsd feeds import FILE.opml | newsd feeds list
+    newsd health [--state DIR] [--max-age S]
 
 Every command accepts `--config FILE` (default `config/newsd.toml`, or `NEWSD_CONFIG`).
 Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage, 130 interrupted.
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(sub, common)
     _add_tail(sub, common)
     _add_feeds(sub, common)
+    _add_health(sub, common)
     return parser
 
 
@@ -137,6 +139,17 @@ def _add_feeds(
     lst.set_defaults(handler=_cmd_feeds_list)
 
 
+def _add_health(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    check = sub.add_parser("health", parents=[common], help="exit 0 if the daemon is alive")
+    check.add_argument("--state", metavar="DIR", help="durable state directory")
+    check.add_argument(
+        "--max-age", type=float, default=None, help="seconds (default 3 x log.stats_interval)"
+    )
+    check.set_defaults(handler=_cmd_health)
+
+
 def _timestamp(value: str) -> datetime:
     parsed = datetime.fromisoformat(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
@@ -198,3 +211,9 @@ def _cmd_feeds_list(args: argparse.Namespace, settings: Settings) -> int:
     from daemon import app
 
     return eventloop.run(app.feeds_list(settings))
+
+
+def _cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon import app
+
+    return app.check_health(settings, args.max_age)

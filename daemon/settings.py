@@ -32,6 +32,9 @@ class LogSettings(_Section):
     format: Literal["auto", "json", "console"] = Field(
         "auto", description="auto: console on a terminal, JSON otherwise."
     )
+    stats_interval: float = Field(
+        60.0, gt=0, description="Seconds between daemon.stats lines and health-file writes."
+    )
 
 
 class TopicSettings(_Section):

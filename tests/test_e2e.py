@@ -289,6 +289,8 @@ async def test_run_publishes_then_stops_politely_on_sigterm(
             kafka_settings.kafka.bootstrap_servers, topics["articles"], expect=5, timeout=60
         )
         assert len(records) == 5
+        alive = newsd("health", "--config", str(config), "--state", str(tmp_path / "state"))
+        assert alive.returncode == 0, alive.stdout + alive.stderr[-2000:]
     finally:
         proc.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(proc.communicate(), timeout=60)
