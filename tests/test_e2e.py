@@ -299,3 +299,26 @@ async def test_run_publishes_then_stops_politely_on_sigterm(
         json.loads(line)["event"] for line in stderr.decode().splitlines() if line.startswith("{")
     ]
     assert events.index("daemon.stopping") < events.index("daemon.summary")
+
+
+def test_embedded_broker_port_in_use_is_a_clear_error(tmp_path):
+    """When the embedded broker's port is taken, `newsd run` says so and exits 1 at once."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSD_")}
+        env |= {"PYTHONPATH": str(REPO), "NEWSD_EMBEDDED_BROKER__PORT": str(port)}
+        result = subprocess.run(
+            [sys.executable, "-m", "daemon", "run", "--once", "--state", str(tmp_path / "s")],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert f"127.0.0.1:{port} is in use" in result.stderr

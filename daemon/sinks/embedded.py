@@ -60,6 +60,7 @@ class EmbeddedBroker:
         return f"{self.host}:{self.port}"
 
     def start_sync(self, timeout: float = 10.0) -> None:
+        self._ensure_port_free()
         url = f"tcp://{self.host}:{self.port}"
         cmd = [str(broker_binary()), "broker", "--listener-url", url]
         cmd += ["--advertised-listener-url", url, "--storage-engine", "memory://tansu/"]
@@ -71,6 +72,19 @@ class EmbeddedBroker:
 
     async def start(self, timeout: float = 10.0) -> None:
         await asyncio.to_thread(self.start_sync, timeout)
+
+    def _ensure_port_free(self) -> None:
+        # Something else listening there would pass the readiness probe and hang every client.
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine
+            try:
+                probe.bind((self.host, self.port))
+            except OSError as exc:
+                raise SinkError(
+                    "embedded_broker",
+                    f"{self.bootstrap_servers} is in use ({exc.strerror}): set "
+                    "embedded_broker.port, or kafka.bootstrap_servers for a real broker",
+                ) from exc
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
