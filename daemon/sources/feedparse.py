@@ -16,15 +16,21 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import feedparser
 
 from daemon.errors import FeedError
 from daemon.records import FeedEntry, Origin
+from daemon.sources import fastfeed
+from daemon.sources.fastfeed import parse_fast
+from daemon.sources.feedvalues import ParsedFeed as ParsedFeed  # re-exported: the result type
+from daemon.sources.feedvalues import is_web_url as _is_web_url
+from daemon.sources.feedvalues import minutes as _minutes
+from daemon.sources.feedvalues import sy_period as _sy_period
+from daemon.sources.feedvalues import text as _text
 
 _JSON_TYPES = frozenset({"application/feed+json", "application/json", "text/json"})
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -33,24 +39,9 @@ _HTML_ROOT = re.compile(
     rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S
 )
 _SNIFF_BYTES = 4096
+# The fastfeedparser fast path (measured in bench/feed_parse.py); off when it is not installed.
+FAST_PATH = fastfeed.AVAILABLE
 _HEADER_COMPLAINTS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
-_SY_PERIOD = {"hourly": 3600.0, "daily": 86400.0, "weekly": 604800.0}
-_SY_PERIOD |= {"monthly": 2_592_000.0, "yearly": 31_536_000.0}
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedFeed:
-    """What one feed body yielded: its entries (document order) and the server's hints."""
-
-    entries: list[FeedEntry]
-    title: str | None = None
-    link: str | None = None
-    ttl: float | None = None  # seconds (RSS <ttl> is in minutes)
-    sy_update_period: float | None = None  # seconds between updates (sy:updatePeriod/Frequency)
-    malformed: bool = False  # the XML was broken but entries were still recovered
-    format: str = ""  # feedparser's version string ("rss20", "atom10", ...) or "json1"
-    skipped_entries: int = 0  # entries without any usable URL
-    language: str | None = None
 
 
 def parse_feed(
@@ -60,8 +51,12 @@ def parse_feed(
     content_type: str,
     origin: Origin,
     headers: Mapping[str, str] | None = None,
+    fast: bool | None = None,
 ) -> ParsedFeed:
     """Parse one fetched feed body; `url` is the feed URL relative links resolve against.
+
+    `fast` (default: the module's `FAST_PATH`) tries fastfeedparser first; it answers only where
+    its result equals feedparser's (`daemon.sources.fastfeed`), and feedparser parses the rest.
 
     Raises `FeedError("not_a_feed")` for HTML (by content type and by sniffing the body) and
     `FeedError("unparseable")` for a body that yields neither a feed format nor entries.
@@ -74,6 +69,10 @@ def parse_feed(
         return parse_json_feed(body, url=url, origin=origin)
     if _looks_like_html(head, ctype):
         raise FeedError("not_a_feed", f"HTML document ({ctype or 'no content type'})")
+    if FAST_PATH if fast is None else fast:
+        quick = parse_fast(body, url=url, ctype=ctype, origin=origin, headers=headers or {})
+        if quick is not None:
+            return quick
     return _parse_xml(body, url=url, ctype=ctype, origin=origin, headers=headers or {})
 
 
@@ -242,18 +241,6 @@ def _json_authors(obj: dict[str, Any]) -> tuple[str, ...]:
 # ---------------------------------------------------------------- small converters
 
 
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, (dict, list)):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _is_web_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
 def _struct_time(value: Any) -> datetime | None:
     if not isinstance(value, time.struct_time):
         return None
@@ -271,22 +258,3 @@ def _iso_date(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def _minutes(value: Any) -> float | None:
-    try:
-        minutes = float(str(value).strip())
-    except ValueError:
-        return None
-    return minutes * 60.0 if 0 < minutes < 1e7 else None
-
-
-def _sy_period(period: Any, frequency: Any) -> float | None:
-    seconds = _SY_PERIOD.get(str(period or "").strip().lower())
-    if seconds is None:
-        return None
-    try:
-        times = int(str(frequency).strip()) if frequency is not None else 1
-    except ValueError:
-        times = 1
-    return seconds / max(times, 1)
