@@ -38,6 +38,7 @@ from daemon import eventloop
 from daemon.fetch.client import HttpFetcher
 from daemon.records import FeedEntry, FeedSpec
 from daemon.settings import FetchSettings, PollSettings
+from daemon.sources import feedparse
 from daemon.sources.feedstate import FeedStateRepo
 from daemon.sources.poller import Poller
 from daemon.state.sqlite import Store
@@ -237,7 +238,11 @@ def main() -> None:
     parser.add_argument("--profile", help="write a pyinstrument text profile here")
     parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto")
     parser.add_argument("--server-procs", type=int, default=1, help="server processes")
+    parser.add_argument(
+        "--fast-path", choices=["on", "off"], default="on", help="fastfeedparser fast path"
+    )
     args = parser.parse_args()
+    feedparse.FAST_PATH = feedparse.FAST_PATH and args.fast_path == "on"
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
     context = multiprocessing.get_context("spawn")
     rounds = context.RawValue("i", 0)

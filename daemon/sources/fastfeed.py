@@ -306,7 +306,7 @@ def _entry(
         published_at=published,
         updated_at=published,  # feedparser's `updated_parsed` falls back to the published date
         summary=content if summary_from_content else _summary(item, url),
-        content=None if content is None or summary_from_content else content,
+        content=content,
         authors=_authors(item),
         language=language,
     )
