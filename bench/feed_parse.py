@@ -21,22 +21,10 @@ from daemon.errors import FeedError
 from daemon.records import Origin
 from daemon.sources.fastfeed import parse_fast
 from daemon.sources.feedparse import parse_feed
+from tests.conftest import FEED_CORPORA, corpus_files
 
-CORPUS_NAMES = (
-    "feedparser-tests",
-    "rss-parser-tests",
-    "feedjira-sample-feeds",
-    "rsparser-netnewswire-test-feeds",
-    "miniflux-feed-testdata",
-    "openews-news-feeds-2015",
-)
 ORIGIN = Origin(kind="feed", id="bench", url="https://news.example/feed")
 URL = "https://news.example/feeds/main.xml"
-
-
-def corpus_files(root: Path, name: str) -> list[Path]:
-    files = sorted(p for p in (root / name).rglob("*") if p.is_file())
-    return [p for p in files if p.name not in ("LICENSE", "README.md")]
 
 
 def best_time(call: Callable[[], object], repeat: int) -> float:
@@ -75,8 +63,8 @@ def main() -> None:
         f" {'fp med ms':>9} {'fast med ms':>11} {'taken: fp s':>11} {'taken: fast s':>13}"
     )
     everything: list[tuple[float, float, bool]] = []
-    for name in CORPUS_NAMES:
-        rows = measure(corpus_files(args.corpora, name), args.repeat)
+    for name in FEED_CORPORA:
+        rows = measure(corpus_files(args.corpora, [name]), args.repeat)
         everything += rows
         _row(name, rows)
     _row("all", everything)

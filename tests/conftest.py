@@ -7,6 +7,7 @@ loopback port.  Tests isolate themselves with a unique topic prefix, never by re
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,25 @@ from daemon.sinks.embedded import EmbeddedBroker, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
-CORPORA = REPO.parent / "shared" / "corpora"
+# The corpora sit next to the repository (`../shared/corpora`, as in CI); NEWSD_CORPORA overrides
+# that for checkouts that live elsewhere.
+CORPORA = Path(os.environ.get("NEWSD_CORPORA") or REPO.parent / "shared" / "corpora")
+FEED_CORPORA = (
+    "feedparser-tests",
+    "rss-parser-tests",
+    "feedjira-sample-feeds",
+    "rsparser-netnewswire-test-feeds",
+    "miniflux-feed-testdata",
+    "openews-news-feeds-2015",
+)
+
+
+def corpus_files(root: Path, names: tuple[str, ...] | list[str]) -> list[Path]:
+    """Every data file of the named corpora under `root`, sorted, licence and README left out."""
+    files: list[Path] = []
+    for name in names:
+        files += sorted(p for p in (root / name).rglob("*") if p.is_file())
+    return [p for p in files if p.name not in ("LICENSE", "LICENSE.txt", "README.md")]
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,12 +9,10 @@ from pathlib import Path
 import pytest
 
 from daemon.fetch.http import HttpResponse
+from tests.conftest import CORPORA
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-# The corpora sit next to the repository (`../shared/corpora`); NEWSD_CORPORA overrides that for
-# checkouts that live elsewhere.
-CORPORA = Path(os.environ.get("NEWSD_CORPORA", REPO.parent / "shared" / "corpora"))
 
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Example News</title><link>https://news.example/</link>

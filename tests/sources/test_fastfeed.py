@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from daemon.records import Origin
 from daemon.sources import fastfeed
 from daemon.sources.feedparse import ParsedFeed, parse_feed
+from tests.conftest import CORPORA, FEED_CORPORA, corpus_files
 from tests.sources.conftest import FIXTURES
 
 ORIGIN = Origin(kind="feed", id="test", url="https://news.example/feed")
 FEED_URL = "https://news.example/feeds/main.xml"
-CORPORA = Path(
-    os.environ.get("NEWSD_CORPORA")
-    or Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
-)
-CORPUS_NAMES = (
-    "feedparser-tests",
-    "rss-parser-tests",
-    "feedjira-sample-feeds",
-    "rsparser-netnewswire-test-feeds",
-    "miniflux-feed-testdata",
-    "openews-news-feeds-2015",
-)
 pytestmark = pytest.mark.skipif(not fastfeed.AVAILABLE, reason="fastfeedparser not installed")
 
 
@@ -165,19 +151,12 @@ def test_without_fastfeedparser_parse_feed_still_parses(monkeypatch: pytest.Monk
     assert parse_feed(body, url=FEED_URL, content_type="", origin=ORIGIN).entries
 
 
-def _corpus_files() -> list[Path]:
-    files: list[Path] = []
-    for name in CORPUS_NAMES:
-        files += [p for p in sorted((CORPORA / name).rglob("*")) if p.is_file()]
-    return [p for p in files if p.name not in ("LICENSE", "README.md")]
-
-
 @pytest.mark.corpus
 @pytest.mark.skipif(not CORPORA.is_dir(), reason="../shared/corpora is not present")
 def test_fast_path_equals_feedparser_on_every_corpus_file_it_answers() -> None:
     """On every corpus file where the fast path answers, its ParsedFeed equals feedparser's."""
     taken, differing = 0, []
-    for path in _corpus_files():
+    for path in corpus_files(CORPORA, FEED_CORPORA):
         body = path.read_bytes()
         quick = fast(body)
         if quick is None:

@@ -3,33 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from daemon.errors import FeedError
 from daemon.records import Origin
 from daemon.sources.feedparse import ParsedFeed, parse_feed
+from tests.conftest import CORPORA, FEED_CORPORA, corpus_files
 from tests.sources.conftest import FIXTURES
 
 ORIGIN = Origin(kind="feed", id="test", url="https://news.example/feed")
 FEED_URL = "https://news.example/feeds/main.xml"
-# `../shared/corpora` next to the repository (as in CI); NEWSD_CORPORA overrides it.
-CORPORA = Path(
-    os.environ.get("NEWSD_CORPORA")
-    or Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
-)
-CORPUS_NAMES = (
-    "feedparser-tests",
-    "rss-parser-tests",
-    "feedjira-sample-feeds",
-    "rsparser-netnewswire-test-feeds",
-    "miniflux-feed-testdata",
-    "openews-news-feeds-2015",
-)
 
 
 def parse(body: bytes, content_type: str = "application/rss+xml") -> ParsedFeed:
@@ -171,18 +157,11 @@ def test_json_feed_1_1_fields() -> None:
     assert feed.skipped_entries == 2
 
 
-def _corpus_files() -> list[Path]:
-    files: list[Path] = []
-    for name in CORPUS_NAMES:
-        files += [p for p in sorted((CORPORA / name).rglob("*")) if p.is_file()]
-    return [p for p in files if p.name not in ("LICENSE", "README.md")]
-
-
 @pytest.mark.corpus
 @pytest.mark.skipif(not CORPORA.is_dir(), reason="../shared/corpora is not present")
 def test_every_corpus_file_parses_or_raises_feed_error() -> None:
     """Every file of the six feed corpora goes through parse_feed without an unhandled error."""
-    files = _corpus_files()
+    files = corpus_files(CORPORA, FEED_CORPORA)
     assert len(files) > 1500
     started, outcomes = time.monotonic(), {"ok": 0, "feed_error": 0}
     for path in files:
