@@ -89,11 +89,6 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
-def normalize_text(text: str) -> str:
-    """Unicode NFKC, case-folded, whitespace collapsed: what the content hash is taken over."""
-    return collapse_space(fold(text))
-
-
 def collapse_space(text: str) -> str:
     """Runs of whitespace to one space, ends stripped (what `re.sub(r"\\s+", " ")` did)."""
     # str.split() and regex \s agree on whitespace (both use str.isspace); a test checks it for
@@ -102,7 +97,7 @@ def collapse_space(text: str) -> str:
 
 
 def content_hash(text: str) -> str:
-    """`sha256:<hex>` of the normalized text."""
+    """`sha256:<hex>` of the text folded (`fold`) with white-space runs collapsed."""
     return folded_content_hash(fold(text))
 
 
