@@ -220,7 +220,7 @@ async def replay(settings: Settings, options: ReplayOptions) -> int:
     run_id = _run_id()
     source = ReplaySource(options.paths, since=options.since, until=options.until, run_id=run_id)
     progress = ReplayProgress(
-        total=source.total_bytes, tty=_stderr_isatty(), position=lambda: source.bytes_done
+        total=source.total_bytes, tty=sys.stderr.isatty(), position=lambda: source.bytes_done
     )
     with _fresh_state(settings, options.fresh_state) as settings:
         async with contextlib.AsyncExitStack() as stack:
@@ -438,7 +438,3 @@ def _render(value: bytes, full: bool) -> str:
 
 def _embedded_address(settings: Settings) -> str:
     return f"{settings.embedded_broker.host}:{settings.embedded_broker.port}"
-
-
-def _stderr_isatty() -> bool:
-    return sys.stderr.isatty()

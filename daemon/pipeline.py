@@ -218,7 +218,6 @@ class Pipeline:
             await self._commit(item.article, item.verdict)
         self.metrics.incr(f"publish.ok.{item.event_type}")
         self.on_outcome(item.event_type)
-        self.metrics.published()
         await self._settle(item.entry, done=True)
 
     # -- helpers ------------------------------------------------------------------------------

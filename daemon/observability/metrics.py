@@ -6,17 +6,14 @@ One `Metrics` object per process.  Names follow `<stage>.<outcome>[.<reason>]`, 
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 
 class Metrics:
-    """Monotonic counters plus a few gauges; cheap enough to call per record."""
+    """Monotonic counters; cheap enough to call per record."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
-        self.started = time.monotonic()
-        self.last_publish: float | None = None
 
     def incr(self, name: str, by: int = 1) -> None:
         self.counts[name] += by
@@ -26,11 +23,5 @@ class Metrics:
         for key, value in counts.items():
             self.counts[f"{prefix}{key}"] = value
 
-    def published(self) -> None:
-        self.last_publish = time.monotonic()
-
     def snapshot(self) -> dict[str, int]:
         return dict(sorted(self.counts.items()))
-
-    def total(self, prefix: str) -> int:
-        return sum(v for k, v in self.counts.items() if k.startswith(prefix))
