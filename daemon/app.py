@@ -384,7 +384,8 @@ async def tail(
     """Print events from `topic` (or a channel name) until interrupted or `limit` reached."""
     configure(settings.log.level, settings.log.format)
     bootstrap = settings.kafka.bootstrap_servers or _embedded_address(settings)
-    name = topic_names(settings.kafka.topics).get(topic, topic)  # type: ignore[call-overload]
+    channels = {str(channel): name for channel, name in topic_names(settings.kafka.topics).items()}
+    name = channels.get(topic, topic)
     consumer = AIOKafkaConsumer(
         name,
         **client_options(settings.kafka, bootstrap),

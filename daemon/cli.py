@@ -21,6 +21,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from daemon import __version__, eventloop
 from daemon.errors import ConfigError, NewsdError
@@ -47,13 +48,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _settings(args: argparse.Namespace) -> Settings:
     explicit = args.config or os.environ.get("NEWSD_CONFIG")
-    path = Path(explicit) if explicit else DEFAULT_CONFIG
-    if not explicit and not path.exists():
-        path = None  # type: ignore[assignment]  # no file: defaults and environment only
-    overrides = {}
+    # An explicit file must exist; without one, a missing default means defaults + environment.
+    path = Path(explicit) if explicit else (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+    overrides: dict[str, Any] = {}
     if getattr(args, "state", None):
         overrides["state"] = {"dir": Path(args.state)}
-    return load(path, **overrides) if overrides else load(path)
+    return load(path, **overrides)
 
 
 def build_parser() -> argparse.ArgumentParser:
