@@ -25,8 +25,8 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff format --check daemon tests bench
-	$(BIN)/ruff check daemon tests bench
+	$(BIN)/ruff format --check daemon tests bench scripts
+	$(BIN)/ruff check daemon tests bench scripts
 
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy --strict daemon

@@ -1,3 +1,6 @@
+"""`python -m daemon` runs the newsd command line."""
+
 from daemon.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -223,38 +224,69 @@ async def test_replaying_the_live_archive_gives_the_live_event_ids(
     assert replay_ids == live_ids
 
 
+def unreachable_copy(config: Path, dest: Path, port: int) -> tuple[Path, int]:
+    """The shipped config with every feed URL moved to a loopback port that refuses connections,
+    so the test reaches no publisher whatever network the machine has.  Returns (path, feeds)."""
+    moved = re.subn(
+        r'^url = "https?://([^"]+)"$',
+        rf'url = "http://127.0.0.1:{port}/\1"',
+        config.read_text(),
+        flags=re.MULTILINE,
+    )
+    dest.write_text(moved[0])
+    return dest, moved[1]
+
+
 def test_default_config_runs_on_the_embedded_broker_and_counts_unreachable_feeds(tmp_path):
     """With the shipped config and no Kafka address, `newsd run --once` starts the embedded
-    broker (and says so), counts every unreachable public feed as an error instead of dying,
-    and stops the broker on exit."""
+    broker (and says so), counts every unreachable feed as an error instead of dying, and stops
+    the broker on exit."""
     import socket
 
     from daemon.sinks.embedded import free_port
 
     port = free_port()
-    env = {
-        "NEWSD_EMBEDDED_BROKER__PORT": str(port),
-        "NEWSD_FETCH__TIMEOUT__CONNECT": "2",
-        "NEWSD_FETCH__TIMEOUT__TOTAL": "5",
-        "NEWSD_FETCH__RETRIES": "0",
-    }
-    env_no_kafka = {k: v for k, v in os.environ.items() if not k.startswith("NEWSD_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "daemon", "run", "--once", "--state", str(tmp_path / "state")],
-        cwd=REPO,
-        env={**env_no_kafka, "PYTHONPATH": str(REPO), "NEWSD_LOG__FORMAT": "json", **env},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    with socket.socket() as closed:  # bound, never listening: connections are refused
+        closed.bind(("127.0.0.1", 0))
+        config, feeds = unreachable_copy(
+            REPO / "config" / "newsd.toml", tmp_path / "newsd.toml", closed.getsockname()[1]
+        )
+        assert feeds >= 5
+        env = {
+            "NEWSD_EMBEDDED_BROKER__PORT": str(port),
+            "NEWSD_FETCH__ALLOW_PRIVATE_NETWORKS": '["127.0.0.1/32"]',
+            "NEWSD_FETCH__TIMEOUT__CONNECT": "2",
+            "NEWSD_FETCH__TIMEOUT__TOTAL": "5",
+            "NEWSD_FETCH__RETRIES": "0",
+        }
+        env_no_kafka = {k: v for k, v in os.environ.items() if not k.startswith("NEWSD_")}
+        state = tmp_path / "state"
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "daemon",
+                "run",
+                "--once",
+                "--config",
+                str(config),
+                "--state",
+                state,
+            ],
+            cwd=REPO,
+            env={**env_no_kafka, "PYTHONPATH": str(REPO), "NEWSD_LOG__FORMAT": "json", **env},
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
     assert result.returncode == 0, result.stderr[-3000:]
     logs = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
     started = [e for e in logs if e["event"] == "broker.embedded"]
     assert started and started[0]["bootstrap_servers"] == f"127.0.0.1:{port}"
     summary = next(e for e in logs if e["event"] == "daemon.summary")
     errors = sum(v for k, v in summary.items() if k.startswith("poll_") and "error" in k)
-    assert errors >= 5
+    assert errors == feeds
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
         pass
 

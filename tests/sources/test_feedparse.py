@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -160,10 +159,11 @@ def test_json_feed_1_1_fields() -> None:
 @pytest.mark.corpus
 @pytest.mark.skipif(not CORPORA.is_dir(), reason="../shared/corpora is not present")
 def test_every_corpus_file_parses_or_raises_feed_error() -> None:
-    """Every file of the six feed corpora goes through parse_feed without an unhandled error."""
+    """Every file of the six feed corpora goes through parse_feed without an unhandled error.
+    (Its speed is measured by bench/feed_parse.py; the suite's timeout catches a hang.)"""
     files = corpus_files(CORPORA, FEED_CORPORA)
     assert len(files) > 1500
-    started, outcomes = time.monotonic(), {"ok": 0, "feed_error": 0}
+    outcomes = {"ok": 0, "feed_error": 0}
     for path in files:
         try:
             parse_feed(path.read_bytes(), url=FEED_URL, content_type="", origin=ORIGIN)
@@ -171,4 +171,3 @@ def test_every_corpus_file_parses_or_raises_feed_error() -> None:
         except FeedError:
             outcomes["feed_error"] += 1
     assert outcomes["ok"] > 1500
-    assert time.monotonic() - started < 60
