@@ -8,14 +8,16 @@ retyping a field is v2, published to new topics.
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from daemon import __version__
 from daemon.dedup.keys import content_hash, event_id
-from daemon.records import Article, ExtractionStatus, FeedEntry, OriginKind, Verdict
+from daemon.records import Article, ArticleFields, ExtractionStatus, FeedEntry, OriginKind, Verdict
 
 SCHEMA_VERSION: Literal[1] = 1
 EventType = Literal["article.new", "article.duplicate", "article.updated"]
@@ -94,33 +96,30 @@ def source_of(entry: FeedEntry) -> Source:
 def article_event(article: Article, verdict: Verdict) -> ArticleEvent:
     """Build the event for an article and the dedup verdict about it."""
     text_hash = content_hash(article.text)
+    fields = replace(article.fields, syndication=verdict.syndication or article.fields.syndication)
     return ArticleEvent(
+        **_field_values(fields),
         event_id=event_id(article.canonical_url, text_hash),
         type=_TYPES[verdict.kind],
         url=article.url,
         canonical_url=article.canonical_url,
         feed=source_of(article.entry),
         guid=article.entry.guid,
-        site_name=article.site_name,
-        title=article.title,
         text=article.text,
-        summary=article.summary,
-        authors=list(article.authors),
-        language=article.language,
-        published_at=article.published_at,
-        modified_at=article.modified_at,
         fetched_at=article.fetched_at,
-        image=article.image,
-        tags=list(article.tags),
         content_hash=text_hash,
         cluster_id=verdict.cluster_id,
         duplicate_of=verdict.duplicate_of,
         similarity=verdict.similarity,
         cluster_size=verdict.cluster_size,
         revision=verdict.revision,
-        syndication=verdict.syndication or article.syndication,
         extraction=article.extraction,
     )
+
+
+def _field_values(fields: ArticleFields) -> dict[str, Any]:
+    """The article fields as event fields: one wire field per `ArticleFields` field."""
+    return {f.name: getattr(fields, f.name) for f in dataclasses.fields(fields)}
 
 
 def error_event(entry: FeedEntry, stage: str, reason: str, detail: str = "") -> ErrorEvent:

@@ -10,8 +10,9 @@ daemon (settings, feed files, `ArticleEvent`), not here.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
@@ -89,16 +90,15 @@ class FetchedPage:
 
 
 @dataclass(frozen=True, slots=True)
-class Article:
-    """A cleaned article with its metadata, ready for deduplication."""
+class ArticleFields:
+    """The descriptive fields of an article, defined once.
 
-    entry: FeedEntry
-    url: str
-    canonical_url: str
-    title: str | None
-    text: str
-    fetched_at: datetime
-    extraction: ExtractionStatus
+    What a page declares (`PageMeta`), what extraction found (`Extracted`), what the article
+    carries (`Article`) and what the event publishes (`ArticleEvent`, one wire field per field
+    here) all embed or copy this record whole.  Every field is None or empty when unknown.
+    """
+
+    title: str | None = None
     summary: str | None = None
     authors: tuple[str, ...] = ()
     language: str | None = None
@@ -108,6 +108,28 @@ class Article:
     image: str | None = None
     tags: tuple[str, ...] = ()
     syndication: str | None = None  # wire agency credited on the page or in the feed
+
+    def or_else(self, fallback: ArticleFields) -> ArticleFields:
+        """These fields, each empty one taken from `fallback` (the better source goes first)."""
+        missing = {
+            f.name: getattr(fallback, f.name)
+            for f in dataclasses.fields(self)
+            if not getattr(self, f.name) and getattr(fallback, f.name)
+        }
+        return replace(self, **missing) if missing else self
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """A cleaned article with its metadata, ready for deduplication."""
+
+    entry: FeedEntry
+    url: str
+    canonical_url: str
+    text: str
+    fetched_at: datetime
+    extraction: ExtractionStatus
+    fields: ArticleFields = ArticleFields()
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from daemon.extract.feedtext import html_to_text, sane_canonical
 from daemon.extract.language import detect_language
 from daemon.extract.pool import ExtractPool
 from daemon.extract.work import TEASER_CHARS, Extracted, extract_html, extract_text
-from daemon.records import Article, ExtractionStatus, FeedEntry, FetchedPage
+from daemon.records import Article, ArticleFields, ExtractionStatus, FeedEntry, FetchedPage
 from daemon.settings import ExtractSettings
 
 
@@ -55,15 +55,15 @@ class Extractor:
     async def __call__(self, page: FetchedPage) -> Article:
         """Extract one page; falls back to the feed's content when the page gives no text."""
         if page.failure is not None:
-            return self._fallback(page, Extracted(title=None, text=""), page.failure)
+            return self._fallback(page, Extracted(text=""), page.failure)
         try:
             found = await self._run(page)
         except ExtractError as exc:
             if not _feed_text(page.entry):
                 if exc.reason == "timeout":
-                    return self._fallback(page, Extracted(title=None, text=""), "timeout")
+                    return self._fallback(page, Extracted(text=""), "timeout")
                 raise
-            return self._fallback(page, Extracted(title=None, text=""), "empty")
+            return self._fallback(page, Extracted(text=""), "empty")
         return self._decide(page, found)
 
     async def _run(self, page: FetchedPage) -> Extracted:
@@ -96,32 +96,39 @@ class Extractor:
             language = detect_language(feed_text, declared=page.entry.language)
             if not self.settings.detect_language:
                 language = page.entry.language
-            found = replace(found, text=feed_text, language=language)
+            found = replace(found, text=feed_text, fields=replace(found.fields, language=language))
             return self._article(page, found, "feed_content")
         return self._article(page, found, status)
 
     def _article(self, page: FetchedPage, found: Extracted, status: ExtractionStatus) -> Article:
         entry = page.entry
-        authors, agencies = _people(found.authors + entry.authors)
-        summary = html_to_text(entry.summary) if entry.summary else None
+        authors, agencies = _people(found.fields.authors + entry.authors)
+        fields = found.fields.or_else(_entry_fields(entry))
+        language = fields.language if self.settings.detect_language else entry.language
         return Article(
             entry=entry,
             url=page.final_url,
             canonical_url=_canonical(found.canonical, page.final_url),
-            title=found.title or entry.title,
             text=found.text,
             fetched_at=page.fetched_at,
             extraction=status,
-            summary=found.summary or summary or None,
-            authors=authors,
-            language=found.language if self.settings.detect_language else entry.language,
-            published_at=found.published_at or entry.published_at,
-            modified_at=found.modified_at or entry.updated_at,
-            site_name=found.site_name,
-            image=found.image,
-            tags=found.tags,
-            syndication=(found.agencies + agencies or (None,))[0],
+            fields=replace(
+                fields,
+                authors=authors,
+                language=language,
+                syndication=(found.agencies + agencies or (None,))[0],
+            ),
         )
+
+
+def _entry_fields(entry: FeedEntry) -> ArticleFields:
+    """What the feed says about the item: the fallback for what the page did not say."""
+    return ArticleFields(
+        title=entry.title,
+        summary=html_to_text(entry.summary) if entry.summary else None,
+        published_at=entry.published_at,
+        modified_at=entry.updated_at,
+    )
 
 
 def _people(names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:

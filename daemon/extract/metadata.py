@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ import lxml.etree
 import lxml.html
 
 from daemon.extract.credits import agency_name, split_authors
+from daemon.records import ArticleFields
 
 _ARTICLE_TYPES = frozenset(
     {
@@ -45,17 +46,9 @@ _PAYWALL_CLASSES = re.compile(
 class PageMeta:
     """Metadata a page declares about itself; every field is None or empty when absent."""
 
-    title: str | None = None
-    description: str | None = None
-    authors: tuple[str, ...] = ()
+    fields: ArticleFields = field(default_factory=ArticleFields)
     agencies: tuple[str, ...] = ()
-    published_at: datetime | None = None
-    modified_at: datetime | None = None
-    site_name: str | None = None
-    image: str | None = None
-    tags: tuple[str, ...] = ()
     canonical: str | None = None
-    language: str | None = None
     article_body: str | None = None
     not_free: bool = False  # JSON-LD isAccessibleForFree = false, on the article or a part
 
@@ -91,12 +84,11 @@ def tree_metadata(tree: Any) -> PageMeta:
 
 def _merge(tree: Any, metas: dict[str, list[str]], ld: dict[str, Any]) -> PageMeta:
     people, agencies = _people(ld.get("author"), metas)
-    return PageMeta(
+    declared = ArticleFields(
         title=_text(ld.get("headline")) or _first(metas, "og:title", "twitter:title"),
-        description=_text(ld.get("description"))
+        summary=_text(ld.get("description"))
         or _first(metas, "og:description", "description", "twitter:description"),
         authors=people,
-        agencies=agencies,
         published_at=parse_date_iso(ld.get("datePublished"))
         or _meta_date(metas, "article:published_time", "datePublished", "pubdate", "date"),
         modified_at=parse_date_iso(ld.get("dateModified"))
@@ -104,8 +96,12 @@ def _merge(tree: Any, metas: dict[str, list[str]], ld: dict[str, Any]) -> PageMe
         site_name=_first(metas, "og:site_name") or _publisher_name(ld),
         image=_first(metas, "og:image", "og:image:url", "twitter:image") or _ld_image(ld),
         tags=_tags(ld, metas),
-        canonical=_canonical(tree) or _first(metas, "og:url"),
         language=_language(tree, metas),
+    )
+    return PageMeta(
+        fields=declared,
+        agencies=agencies,
+        canonical=_canonical(tree) or _first(metas, "og:url"),
         article_body=_text(ld.get("articleBody")),
         not_free=_not_free(ld),
     )

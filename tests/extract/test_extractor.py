@@ -58,11 +58,13 @@ async def test_seed_capture_becomes_clean_article(extractor: Extractor) -> None:
     body = (SEEDS / "000_24d017f70a831444.txt").read_bytes()
     article = await extractor(_page(body, text=True))
     assert article.extraction == "ok"
-    assert article.title == "Pentagon Confirms Russian Troops Have Left Ukraine"
+    assert article.fields.title == "Pentagon Confirms Russian Troops Have Left Ukraine"
     assert "Leave a Reply" not in article.text
-    assert article.syndication == "EFE"
-    assert article.language == "en"
-    assert article.authors == ("Ann Lee",)  # from the feed; the feed's agency is syndication too
+    assert article.fields.syndication == "EFE"
+    assert article.fields.language == "en"
+    assert article.fields.authors == (
+        "Ann Lee",
+    )  # from the feed; the feed's agency is syndication too
     assert article.canonical_url == "https://news.example.com/a/1"
 
 
@@ -75,8 +77,8 @@ async def test_html_page_uses_declared_metadata(extractor: Extractor) -> None:
     )
     article = await extractor(_page(_html(head)))
     assert article.extraction == "ok"
-    assert article.title == "Declared"
-    assert article.published_at == datetime(2024, 2, 3, 4, 5, 6, tzinfo=UTC)
+    assert article.fields.title == "Declared"
+    assert article.fields.published_at == datetime(2024, 2, 3, 4, 5, 6, tzinfo=UTC)
     assert "council approved the plan" in article.text
     assert article.canonical_url == "https://news.example.com/a/1-canonical"
 
@@ -135,7 +137,7 @@ async def test_failed_fetch_falls_back_to_feed_content(
     article = await extractor(_page(failure=failure, content=content))
     assert article.extraction == "feed_content"
     assert article.text == PARAGRAPH.strip()
-    assert article.title == "Feed title"
+    assert article.fields.title == "Feed title"
 
 
 @pytest.mark.parametrize("failure", ["blocked", "not_html", "too_large", "timeout"])
@@ -153,7 +155,7 @@ async def test_textless_page_uses_feed_summary_or_is_empty(extractor: Extractor)
     empty = b"<html><body><nav>Home</nav></body></html>"
     with_summary = await extractor(_page(empty, summary=f"<b>{PARAGRAPH}</b>"))
     assert with_summary.extraction == "feed_content"
-    assert with_summary.summary == PARAGRAPH.strip()
+    assert with_summary.fields.summary == PARAGRAPH.strip()
     nothing = await extractor(_page(empty))
     assert nothing.extraction == "empty"
 

@@ -42,13 +42,13 @@ ARTICLE = {
 def test_json_ld_article_shapes(ld: object) -> None:
     """An article object is found in lists and @graph, typed by any article subtype."""
     meta = page_metadata(_page(ld))
-    assert meta.title == "Declared headline"
-    assert meta.authors == ("Ann Lee",)  # "By" stripped, the agency moved out
+    assert meta.fields.title == "Declared headline"
+    assert meta.fields.authors == ("Ann Lee",)  # "By" stripped, the agency moved out
     assert meta.agencies == ("Reuters",)
-    assert meta.published_at == datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
-    assert meta.modified_at == datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-    assert meta.site_name == "Example Times"
-    assert meta.tags == ("politics", "europe")
+    assert meta.fields.published_at == datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+    assert meta.fields.modified_at == datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    assert meta.fields.site_name == "Example Times"
+    assert meta.fields.tags == ("politics", "europe")
     assert meta.not_free is True
     assert meta.article_body == "Body text."
 
@@ -65,21 +65,23 @@ def test_open_graph_and_meta_tags_fill_in_without_json_ld() -> None:
         '<link rel="canonical" href="https://example.com/a">'
     )
     meta = page_metadata(_page(head=head))
-    assert meta.title == "OG title"
-    assert meta.site_name == "Site"
-    assert meta.image == "https://img.example/a.jpg"
-    assert meta.published_at == datetime(2023, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=-5)))
-    assert meta.tags == ("one", "two")
-    assert meta.authors == ("Jo Smith",)
+    assert meta.fields.title == "OG title"
+    assert meta.fields.site_name == "Site"
+    assert meta.fields.image == "https://img.example/a.jpg"
+    assert meta.fields.published_at == datetime(
+        2023, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=-5))
+    )
+    assert meta.fields.tags == ("one", "two")
+    assert meta.fields.authors == ("Jo Smith",)
     assert meta.canonical == "https://example.com/a"
-    assert meta.language == "en"
+    assert meta.fields.language == "en"
     assert meta.not_free is False
 
 
 def test_broken_json_ld_is_ignored() -> None:
     """Malformed JSON-LD does not raise; the page simply declares nothing there."""
     html = "<html><head><script type='application/ld+json'>{oops</script></head></html>"
-    assert page_metadata(html).title is None
+    assert page_metadata(html).fields.title is None
 
 
 @pytest.mark.parametrize(
