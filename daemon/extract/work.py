@@ -18,10 +18,10 @@ from trafilatura.utils import load_html
 
 from daemon.extract.credits import split_authors
 from daemon.extract.language import detect_language
-from daemon.extract.metadata import PageMeta, has_paywall_marker, tree_metadata
+from daemon.extract.metadata import PageMeta, tree_metadata, wall_marker
 from daemon.extract.postfilter import choose_body, needs_recall
 from daemon.extract.textclean import clean_capture
-from daemon.records import ArticleFields
+from daemon.records import Access, ArticleFields, precision_of
 
 # Text shorter than this from a page that declares a paywall is a teaser: `paywalled`.
 TEASER_CHARS = 1000
@@ -38,7 +38,7 @@ class Extracted:
     agencies: tuple[str, ...] = ()
     canonical: str | None = None
     not_free: bool = False
-    paywall_marker: bool = False  # a paywall container; only looked for on teaser-length text
+    wall: Access | None = None  # a pay/registration wall container; looked for on teasers only
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -64,8 +64,8 @@ def extract_html(
     text = choose_body(
         precise, recall, meta.article_body, title=title, description=meta.fields.summary
     )
-    marker = len(text) < TEASER_CHARS and has_paywall_marker(tree)
-    return _merge(meta, doc, text, declared_language, paywall_marker=marker)
+    wall = wall_marker(tree) if len(text) < TEASER_CHARS else None
+    return _merge(meta, doc, text, declared_language, wall=wall)
 
 
 # A short page without declared metadata: it takes every lazy path (heuristic metadata, the
@@ -90,6 +90,7 @@ def extract_text(body: bytes, *, declared_language: str | None) -> Extracted:
         summary=capture.summary,
         authors=capture.authors,
         published_at=capture.published_at,
+        published_at_precision=precision_of(capture.published_at),
         site_name=capture.site_name,
         language=detect_language(capture.text, declared=declared_language),
     )
@@ -146,7 +147,7 @@ def _text(doc: Any) -> str:
 
 
 def _merge(
-    meta: PageMeta, doc: Any, text: str, declared: str | None, *, paywall_marker: bool
+    meta: PageMeta, doc: Any, text: str, declared: str | None, *, wall: Access | None
 ) -> Extracted:
     found = meta.fields.or_else(_doc_fields(doc))
     lang_prior = declared or found.language
@@ -157,7 +158,7 @@ def _merge(
         agencies=meta.agencies,
         canonical=meta.canonical,
         not_free=meta.not_free,
-        paywall_marker=paywall_marker,
+        wall=wall,
     )
 
 
@@ -167,7 +168,8 @@ def _doc_fields(doc: Any) -> ArticleFields:
         title=_field(doc, "title"),
         summary=_field(doc, "description"),
         authors=tuple(split_authors(_field(doc, "author") or "")),
-        published_at=_date(_field(doc, "date")),
+        published_at=(date := _date(_field(doc, "date"))),
+        published_at_precision="day" if date else None,
         site_name=_field(doc, "sitename"),
         image=_field(doc, "image"),
         tags=_doc_tags(doc),

@@ -289,7 +289,7 @@ class Poller:
             response.body,
             url=response.final_url or state.url,
             content_type=response.headers.get("content-type", ""),
-            origin=Origin(kind="feed", id=spec.feed_id, url=state.url),
+            origin=Origin(kind="feed", id=spec.feed_id, url=state.url, source=spec.source()),
             headers=response.headers,
         )
 

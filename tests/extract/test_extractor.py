@@ -95,7 +95,7 @@ async def test_paywalled_page_is_flagged(extractor: Extractor) -> None:
     head = f'<script type="application/ld+json">{json.dumps(ld)}</script>'
     article = await extractor(_page(_html(head)))
     assert len(article.text) < 1000
-    assert article.extraction == "paywalled"
+    assert (article.extraction, article.fields.access) == ("ok", "paywalled")
 
 
 # The pattern of metered sites (Wired, WSJ group, Postmedia, Reuters in the corpora): every
@@ -125,7 +125,7 @@ async def test_part_level_flag_on_a_teaser_is_paywalled(extractor: Extractor) ->
     ld = {**METERED_LD, "isAccessibleForFree": True}
     head = f'<script type="application/ld+json">{json.dumps(ld)}</script>'
     article = await extractor(_page(_html(head)))
-    assert article.extraction == "paywalled"
+    assert (article.extraction, article.fields.access) == ("ok", "paywalled")
 
 
 @pytest.mark.parametrize("failure", ["blocked", "not_html", "too_large", "timeout"])
