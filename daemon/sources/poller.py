@@ -305,6 +305,8 @@ class Poller:
         self.counts["poll.ok"] += 1
         if feed.malformed:
             self.counts["poll.malformed"] += 1
+        if feed.invalid_values:
+            self.counts["poll.invalid_values"] += feed.invalid_values
         fresh = await self._fresh_entries(spec, feed)
         etag, last_modified = _validators(response)
         if fresh:

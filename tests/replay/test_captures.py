@@ -12,7 +12,6 @@ from daemon.dedup.keys import canonical_url, content_hash, event_id
 from daemon.records import FetchedPage
 from daemon.replay.source import ReplaySource
 
-
 STARTED = datetime(2026, 12, 1, 9, tzinfo=UTC)  # the replay run's start time
 
 
