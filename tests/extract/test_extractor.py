@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from daemon.events import article_event
 from daemon.extract.extractor import Extractor
 from daemon.extract.pool import ExtractPool
-from daemon.records import ExtractionStatus, FeedEntry, FetchedPage, Origin
+from daemon.records import ExtractionStatus, FeedEntry, FetchedPage, Origin, Verdict
 from daemon.settings import ExtractSettings
 from tests.extract import tasks
 
@@ -179,3 +180,28 @@ async def test_extraction_timeout_falls_back_without_stalling() -> None:
         pool.close_now()
     assert article.extraction == "timeout"
     assert time.monotonic() - started < 10
+
+
+async def test_a_date_only_page_has_day_precision_and_a_clean_headline(
+    extractor: Extractor,
+) -> None:
+    """A page declaring only a date is published at that date, 00:00 UTC, with precision
+    `day`; the event says so; the headline loses the site's name, the site name its tagline."""
+    ld = {"@type": "NewsArticle", "headline": "Floods in Prague | Aktuálně.cz",
+          "datePublished": "2024-05-01", "articleSection": "Domácí"}  # fmt: skip
+    head = f'<script type="application/ld+json">{json.dumps(ld)}</script>'
+    head += '<meta property="og:site_name" content="Aktuálně.cz - Víte, co se právě děje">'
+    article = await extractor(_page(_html(head), url="https://zpravy.aktualne.cz/a/r~1/"))
+    fields = article.fields
+    assert (fields.published_at, fields.published_at_precision) == (
+        datetime(2024, 5, 1, tzinfo=UTC),
+        "day",
+    )
+    assert (fields.title, fields.site_name) == ("Floods in Prague", "Aktuálně.cz")
+    assert (fields.section, fields.article_type, fields.access) == ("Domácí", "news", "free")
+    event = article_event(article, Verdict("new", "c1"))
+    payload = json.loads(event.model_dump_json())
+    assert payload["published_at"] == "2024-05-01T00:00:00Z"
+    assert payload["published_at_precision"] == "day"
+    assert payload["domain"] == "aktualne.cz"
+    assert "\n\n" in payload["text"] and "\n\n\n" not in payload["text"]
