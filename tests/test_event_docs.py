@@ -239,3 +239,24 @@ async def test_the_documented_consumer_dedups_on_event_id_and_follows_duplicate_
     for event in [events[-1], *events, *events]:  # the repost first, then everything twice
         again.handle(event)
     assert again.stories == stories.stories and again.waiting == {}
+
+
+def test_jsonl_lines_have_the_documented_format(tmp_path):
+    """A replay to the JSON-lines sink writes one object per line with `channel`, `key`,
+    `headers` and `event`; the event is the Kafka value, valid under its schema."""
+    out = tmp_path / "events.jsonl"
+    folder = capture_folder(tmp_path)
+    run = newsd("replay", str(folder), "--fresh-state", "--sink", f"jsonl:{out}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 7  # five originals, one repost, one error
+    for line in lines:
+        assert list(line) == ["channel", "key", "headers", "event"]
+        event, headers = line["event"], line["headers"]
+        name = "error-event" if line["channel"] == "errors" else "article-event"
+        validate(event, name)
+        assert line["key"] == (event["event_id"] if name == "error-event" else event["cluster_id"])
+        assert headers["ce_id"] == event["event_id"]
+        assert headers["ce_dataschema"] == SCHEMAS[name]["$id"]
+    channels = sorted(line["channel"] for line in lines)
+    assert channels == ["articles"] * 5 + ["duplicates", "errors"]
