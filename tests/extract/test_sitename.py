@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from daemon.extract.sitename import clean_site_name, strip_site_suffix, url_section
 
@@ -92,3 +94,21 @@ def test_strip_site_suffix(title: str, site: str | None, url: str, expected: str
 def test_url_section(url: str, expected: str | None) -> None:
     """The first path word that is not a template word, a date or the slug itself."""
     assert url_section(url) == expected
+
+
+words = st.text(alphabet="abcXYZ.é ©|-–:", max_size=40)
+
+
+@given(words, st.one_of(st.none(), words))
+def test_a_headline_is_never_emptied(title: str, site: str | None) -> None:
+    """Whatever the separators and names, a non-empty headline stays non-empty."""
+    stripped = strip_site_suffix(title, site, "https://abc.example/x/y")
+    assert stripped is not None and (stripped or not title)
+
+
+@given(words)
+def test_a_clean_site_name_is_short_and_has_no_copyright_sign(raw: str) -> None:
+    """A cleaned name is None or a trimmed, short string without a copyright sign."""
+    name = clean_site_name(raw, "https://abc.example/x")
+    if name is not None:
+        assert name == name.strip() and 0 < len(name) <= 60 and "©" not in name
