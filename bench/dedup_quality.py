@@ -40,7 +40,7 @@ TRAP_WORDS = (60, 80, 120)
 
 def article(text: str, url: str) -> Article:
     entry = FeedEntry(origin=Origin(kind="replay", id="bench"), url=url)
-    return Article(entry=entry, url=url, canonical_url=url, title=None, text=text,
+    return Article(entry=entry, url=url, canonical_url=url, text=text,
                    fetched_at=datetime.now(UTC), extraction="ok")  # fmt: skip
 
 

@@ -133,7 +133,7 @@ def _traf_meta(doc: Doc) -> tuple[str | None, list[str], str | None]:
 
 
 def _newsd_meta(doc: Doc) -> tuple[str | None, list[str], str | None]:
-    e = newsd(doc)
+    e = newsd(doc).fields
     date = e.published_at.date().isoformat() if e.published_at else None
     return e.title, list(e.authors), date
 

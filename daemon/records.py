@@ -10,18 +10,34 @@ daemon (settings, feed files, `ArticleEvent`), not here.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
 OriginKind = Literal["feed", "replay", "cli"]
 VerdictKind = Literal["new", "duplicate", "updated"]
 
-# Extraction status carried by every event (see `ArticleEvent.extraction`).
+# Extraction status carried by every event (see `ArticleEvent.extraction`).  `paywalled` is no
+# longer produced (v1.1 reports it as `access`) but stays in the contract: an enum never narrows.
 ExtractionStatus = Literal[
     "ok", "feed_content", "empty", "paywalled", "blocked", "not_html", "too_large", "timeout"
 ]
+# How far a page let newsd read it (see `ArticleEvent.access`).
+Access = Literal["free", "paywalled", "registration"]
+# The finest unit a publication time was stated in: `day` means only the date is known.
+DatePrecision = Literal["day", "minute", "second"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSource:
+    """What the configuration says about a feed's publisher; travels with its entries."""
+
+    publisher: str | None = None
+    country: str | None = None  # ISO 3166-1 alpha-2
+    language: str | None = None  # ISO 639-1
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +48,15 @@ class FeedSpec:
     url: str
     publisher: str | None = None
     language: str | None = None
+    country: str | None = None
+    tags: tuple[str, ...] = ()
     min_interval: float | None = None  # seconds; overrides poll.min_interval for this feed
     max_interval: float | None = None  # seconds; overrides poll.max_interval for this feed
+
+    def source(self) -> FeedSource | None:
+        """The configured publisher facts, or None when the configuration gives none."""
+        found = FeedSource(self.publisher, self.country, self.language, self.tags)
+        return found if found != FeedSource() else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +66,7 @@ class Origin:
     kind: OriginKind
     id: str
     url: str | None = None
+    source: FeedSource | None = None  # the configured publisher of a polled feed
 
 
 Settle = Callable[["FeedEntry", bool], Awaitable[None]]
@@ -89,25 +113,61 @@ class FetchedPage:
 
 
 @dataclass(frozen=True, slots=True)
+class ArticleFields:
+    """The descriptive fields of an article, defined once.
+
+    What a page declares (`PageMeta`), what extraction found (`Extracted`), what the article
+    carries (`Article`) and what the event publishes (`ArticleEvent`, one wire field per field
+    here) all embed or copy this record whole.  Every field is None or empty when unknown.
+    """
+
+    title: str | None = None
+    summary: str | None = None
+    authors: tuple[str, ...] = ()
+    language: str | None = None
+    published_at: datetime | None = None
+    published_at_precision: DatePrecision | None = None  # set whenever published_at is
+    modified_at: datetime | None = None
+    site_name: str | None = None
+    section: str | None = None
+    article_type: str | None = None  # news, opinion, analysis, review, live, ... (declared)
+    access: Access | None = None
+    image: str | None = None
+    tags: tuple[str, ...] = ()
+    syndication: str | None = None  # wire agency credited on the page or in the feed
+
+    def or_else(self, fallback: ArticleFields) -> ArticleFields:
+        """These fields, each empty one taken from `fallback` (the better source goes first)."""
+        missing = {
+            f.name: getattr(fallback, f.name)
+            for f in dataclasses.fields(self)
+            if not getattr(self, f.name) and getattr(fallback, f.name)
+        }
+        return replace(self, **missing) if missing else self
+
+
+def precision_of(when: datetime | None) -> DatePrecision | None:
+    """The precision a bare datetime can claim: a time of exactly 00:00:00 is a date (`day`),
+    zero seconds a `minute`, anything else a `second`.  For values parsed from text, prefer
+    what the text stated (`extract.metadata.iso_precision`)."""
+    if when is None:
+        return None
+    if (when.hour, when.minute, when.second, when.microsecond) == (0, 0, 0, 0):
+        return "day"
+    return "minute" if (when.second, when.microsecond) == (0, 0) else "second"
+
+
+@dataclass(frozen=True, slots=True)
 class Article:
     """A cleaned article with its metadata, ready for deduplication."""
 
     entry: FeedEntry
     url: str
     canonical_url: str
-    title: str | None
     text: str
     fetched_at: datetime
     extraction: ExtractionStatus
-    summary: str | None = None
-    authors: tuple[str, ...] = ()
-    language: str | None = None
-    published_at: datetime | None = None
-    modified_at: datetime | None = None
-    site_name: str | None = None
-    image: str | None = None
-    tags: tuple[str, ...] = ()
-    syndication: str | None = None  # wire agency credited on the page or in the feed
+    fields: ArticleFields = ArticleFields()
 
 
 @dataclass(frozen=True, slots=True)

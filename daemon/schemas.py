@@ -11,18 +11,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from daemon.events import ArticleEvent, ErrorEvent
+from daemon.events import ARTICLE_SCHEMA_ID, ERROR_SCHEMA_ID, ArticleEvent, ErrorEvent
 
 SCHEMAS: dict[str, type[ArticleEvent] | type[ErrorEvent]] = {
     "article-event.v1.json": ArticleEvent,
     "error-event.v1.json": ErrorEvent,
 }
+_IDS = {ArticleEvent: ARTICLE_SCHEMA_ID, ErrorEvent: ERROR_SCHEMA_ID}
 
 
 def render(model: type[ArticleEvent] | type[ErrorEvent], name: str) -> str:
     schema: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"urn:newsd:schema:{name.removesuffix('.json')}",
+        "$id": _IDS[model],
         **model.model_json_schema(mode="serialization"),
     }
     return json.dumps(schema, indent=2, sort_keys=False, ensure_ascii=False) + "\n"

@@ -50,6 +50,13 @@ class TopicSettings(_Section):
     prefix: str = Field("", description="Prepended to every topic name (e.g. a backfill run).")
 
 
+class SchemaRegistrySettings(_Section):
+    url: str | None = Field(
+        None, description="Confluent Schema Registry API base URL; unset: register nothing."
+    )
+    timeout: float = Field(10.0, gt=0, description="Seconds per registry request.")
+
+
 class KafkaSettings(_Section):
     bootstrap_servers: str | None = Field(
         None, description="host:port[,host:port]; unset: start the embedded broker."
@@ -76,6 +83,7 @@ class KafkaSettings(_Section):
     sasl_username: str | None = Field(None, description="SASL user name.")
     sasl_password: SecretStr | None = Field(None, description="SASL password (secret).")
     topics: TopicSettings = Field(default_factory=TopicSettings)
+    schema_registry: SchemaRegistrySettings = Field(default_factory=SchemaRegistrySettings)
 
 
 class EmbeddedBrokerSettings(_Section):
@@ -193,9 +201,17 @@ class ArchiveSettings(_Section):
 
 class FeedConfig(_Section):
     url: str = Field(description="Feed URL (http or https).")
-    id: str | None = Field(None, description="Stable feed id; default: derived from the URL.")
-    publisher: str | None = Field(None, description="Publisher name.")
+    id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        description="Stable feed id (letters, digits, . _ -); default: derived from the URL.",
+    )
+    publisher: str | None = Field(None, description="Publisher name (events: source.publisher).")
     language: str | None = Field(None, description="Declared language (ISO 639-1).")
+    country: str | None = Field(
+        None, pattern=r"^[A-Z]{2}$", description="Publisher country (ISO 3166-1 alpha-2)."
+    )
+    tags: tuple[str, ...] = Field((), description="Tags of this feed (events: source.tags).")
     min_interval: float | None = Field(None, gt=0, description="Overrides poll.min_interval.")
     max_interval: float | None = Field(None, gt=0, description="Overrides poll.max_interval.")
 

@@ -31,13 +31,15 @@ def page_expected(extracted: Extracted, url: str | None) -> dict[str, Any]:
     """The golden view of one extraction (stable fields only)."""
     return {
         "url": url,
-        "title": extracted.title,
+        "title": extracted.fields.title,
         "paragraphs": extracted.text.split("\n") if extracted.text else [],
-        "authors": list(extracted.authors),
+        "authors": list(extracted.fields.authors),
         "agencies": list(extracted.agencies),
-        "published_at": extracted.published_at.isoformat() if extracted.published_at else None,
-        "site_name": extracted.site_name,
-        "language": extracted.language,
+        "published_at": extracted.fields.published_at.isoformat()
+        if extracted.fields.published_at
+        else None,
+        "site_name": extracted.fields.site_name,
+        "language": extracted.fields.language,
         "canonical": extracted.canonical,
     }
 
@@ -65,14 +67,16 @@ def regen_seeds() -> None:
     for path in sorted((ROOT / "seeds").glob("*.txt")):
         found = extract_text(path.read_bytes(), declared_language=None)
         data = {
-            "title": found.title,
-            "summary": found.summary,
+            "title": found.fields.title,
+            "summary": found.fields.summary,
             "paragraphs": found.text.split("\n"),
-            "authors": list(found.authors),
-            "published_at": found.published_at.isoformat() if found.published_at else None,
+            "authors": list(found.fields.authors),
+            "published_at": found.fields.published_at.isoformat()
+            if found.fields.published_at
+            else None,
             "syndication": found.agencies[0] if found.agencies else None,
-            "site_name": found.site_name,
-            "language": found.language,
+            "site_name": found.fields.site_name,
+            "language": found.fields.language,
         }
         out = GOLDEN / "seeds" / f"{path.stem}.json"
         out.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n")

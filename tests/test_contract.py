@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -13,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from daemon.dedup.keys import canonical_url, content_hash, event_id
-from daemon.events import article_event
-from daemon.records import Article, FeedEntry, Origin, Verdict
+from daemon.events import ArticleEvent, article_event
+from daemon.records import Article, ArticleFields, FeedEntry, Origin, Verdict
 from daemon.schemas import SCHEMAS, render
 
 REPO = Path(__file__).resolve().parent.parent
@@ -85,10 +86,23 @@ def test_article_event_validates_against_the_checked_in_schema():
     """A built event serializes to JSON that the published schema accepts, with aware times."""
     entry = FeedEntry(Origin("feed", "f", "http://f.test/rss"), "http://a.test/1", guid="g1")
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    article = Article(entry, "http://a.test/1", "http://a.test/1", "Title", "Body", now, "ok")
+    fields = ArticleFields(title="Title")
+    article = Article(entry, "http://a.test/1", "http://a.test/1", "Body", now, "ok", fields)
     event = article_event(article, Verdict("new", "c1"))
     schema = json.loads((REPO / "schemas" / "article-event.v1.json").read_text())
     payload = json.loads(event.model_dump_json())
     jsonschema.validate(payload, schema)
     assert payload["fetched_at"].endswith("Z") or payload["fetched_at"].endswith("+00:00")
     assert event.event_id == event_id("http://a.test/1", content_hash("Body"))
+
+
+def test_every_article_field_is_a_wire_field():
+    """The article fields are defined once: each one reaches the event under the same name."""
+    names = {f.name for f in dataclasses.fields(ArticleFields)}
+    assert names <= set(ArticleEvent.model_fields)
+    fields = ArticleFields(title="T", authors=("A",), tags=("x",), syndication="AP")
+    entry = FeedEntry(Origin("feed", "f"), "http://a.test/1")
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    event = article_event(Article(entry, entry.url, entry.url, "Body", now, "ok", fields),
+                          Verdict("new", "c1"))  # fmt: skip
+    assert (event.title, event.authors, event.tags, event.syndication) == ("T", ["A"], ["x"], "AP")

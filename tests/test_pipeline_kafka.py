@@ -39,9 +39,7 @@ class PageFetcher:
 class TextExtractor:
     async def __call__(self, page: FetchedPage) -> Article:
         text = page.body.decode()
-        return Article(
-            page.entry, page.final_url, canonical_url(page.final_url), "T", text, NOW, "ok"
-        )
+        return Article(page.entry, page.final_url, canonical_url(page.final_url), text, NOW, "ok")
 
 
 class TextDeduper:

@@ -42,6 +42,8 @@ def test_environment_overrides_the_file_with_nested_names(tmp_path, monkeypatch)
         ('[kafka]\ncompression_type = "brotli"\n', "kafka.compression_type"),
         ("[poll]\nmin_intervall = 5\n", "poll.min_intervall"),
         ('[[feeds]]\nurl = "ftp://example.com/feed"\n', "feeds.0.url"),
+        ('[[feeds]]\nurl = "https://e.com/f"\nid = "news captures #2"\n', "feeds.0.id"),
+        ('[[feeds]]\nurl = "https://e.com/f"\ncountry = "gb"\n', "feeds.0.country"),
     ],
 )
 def test_a_bad_value_names_its_key_path(tmp_path, toml, key):

@@ -228,7 +228,7 @@ class Deduper:
         return replace(doc, record=record, shingles=shingles)
 
     def _agency(self, article: Article) -> str | None:
-        return detect(article.text, article.authors, article.syndication)
+        return detect(article.text, article.fields.authors, article.fields.syndication)
 
     def _exact(self, doc: _Doc) -> tuple[int | None, int | None]:
         """(live slot with the same URL or feed GUID, live slot with the same text); raises

@@ -66,7 +66,8 @@ def _page(path: Path, url: str | None) -> FetchedPage:
 
 def article_fields(article: Article) -> dict[str, Any]:
     """An article as a JSON-ready dict (without its feed entry; dates as ISO 8601)."""
-    fields = {k: v for k, v in asdict(article).items() if k not in ("entry", "fetched_at")}
+    own = {k: v for k, v in asdict(article).items() if k not in ("entry", "fetched_at", "fields")}
+    fields = {**own, **asdict(article.fields)}
     for key in ("published_at", "modified_at"):
         value = fields[key]
         fields[key] = value.isoformat() if isinstance(value, datetime) else None

@@ -5,15 +5,21 @@ captures go through our line cleaner.  The stage never stalls on one document: t
 worker past `timeout` seconds.
 
 Status of the returned article (`Article.extraction`):
-- `ok`: the page yielded at least `min_text_chars` of text;
-- `paywalled`: the page says it is not free (JSON-LD `isAccessibleForFree: false` on the article
-  or a part of it) or shows a paywall container, AND it yielded little text (a teaser); the text
-  is the best available.  Metered sites declare every article not free and still serve it whole:
-  those are `ok`;
+- `ok`: the page yielded at least `min_text_chars` of text, or it is walled (below) and the feed
+  offers nothing better;
 - `feed_content`: the page failed or yielded too little, and the feed's own content was used;
 - `blocked`, `not_html`, `too_large`, `timeout`: the fetch failure (or an extraction timeout),
   passed through when the feed offers no content either;
 - `empty`: nothing usable anywhere; still an Article, the pipeline decides what to do with it.
+
+Access (`Article.fields.access`), separate from the status: `paywalled` or `registration` when
+the page says it is not free (JSON-LD `isAccessibleForFree: false` on the article or a part of
+it) or shows a pay or registration wall container, AND it yielded little text (a teaser);
+`free` otherwise.  Metered sites declare every article not free and still serve it whole: those
+are `free`.  None when no page was read (a fetch failure).
+
+The text has one paragraph per line of the extraction, separated by a blank line; site names
+lose copyright lines and taglines, and headlines the site's name (`extract/sitename.py`).
 
 Worker crashes and parser errors with no feed content to fall back on raise `ExtractError`.
 """
@@ -28,8 +34,17 @@ from daemon.extract.credits import agency_name, split_authors
 from daemon.extract.feedtext import html_to_text, sane_canonical
 from daemon.extract.language import detect_language
 from daemon.extract.pool import ExtractPool
+from daemon.extract.sitename import clean_site_name, strip_site_suffix, url_section
 from daemon.extract.work import TEASER_CHARS, Extracted, extract_html, extract_text
-from daemon.records import Article, ExtractionStatus, FeedEntry, FetchedPage
+from daemon.records import (
+    Access,
+    Article,
+    ArticleFields,
+    ExtractionStatus,
+    FeedEntry,
+    FetchedPage,
+    precision_of,
+)
 from daemon.settings import ExtractSettings
 
 
@@ -55,15 +70,15 @@ class Extractor:
     async def __call__(self, page: FetchedPage) -> Article:
         """Extract one page; falls back to the feed's content when the page gives no text."""
         if page.failure is not None:
-            return self._fallback(page, Extracted(title=None, text=""), page.failure)
+            return self._fallback(page, Extracted(text=""), page.failure)
         try:
             found = await self._run(page)
         except ExtractError as exc:
             if not _feed_text(page.entry):
                 if exc.reason == "timeout":
-                    return self._fallback(page, Extracted(title=None, text=""), "timeout")
+                    return self._fallback(page, Extracted(text=""), "timeout")
                 raise
-            return self._fallback(page, Extracted(title=None, text=""), "empty")
+            return self._fallback(page, Extracted(text=""), "empty")
         return self._decide(page, found)
 
     async def _run(self, page: FetchedPage) -> Extracted:
@@ -80,13 +95,9 @@ class Extractor:
 
     def _decide(self, page: FetchedPage, found: Extracted) -> Article:
         long_enough = len(found.text) >= self.settings.min_text_chars
-        # A page declaring a paywall but yielding more text than a teaser was readable anyway
-        # (metered sites declare every article not free).
-        says_paid = found.not_free or found.paywall_marker
-        paywalled = says_paid and len(found.text) < TEASER_CHARS
-        if paywalled and (long_enough or not _feed_text(page.entry)):
-            return self._article(page, found, "paywalled")
-        if long_enough:
+        found = replace(found, fields=replace(found.fields, access=_access(found)))
+        walled = found.fields.access != "free"
+        if long_enough or (walled and not _feed_text(page.entry)):
             return self._article(page, found, "ok")
         return self._fallback(page, found, "empty")
 
@@ -96,32 +107,56 @@ class Extractor:
             language = detect_language(feed_text, declared=page.entry.language)
             if not self.settings.detect_language:
                 language = page.entry.language
-            found = replace(found, text=feed_text, language=language)
+            found = replace(found, text=feed_text, fields=replace(found.fields, language=language))
             return self._article(page, found, "feed_content")
         return self._article(page, found, status)
 
     def _article(self, page: FetchedPage, found: Extracted, status: ExtractionStatus) -> Article:
-        entry = page.entry
-        authors, agencies = _people(found.authors + entry.authors)
-        summary = html_to_text(entry.summary) if entry.summary else None
+        entry, url = page.entry, page.final_url
+        authors, agencies = _people(found.fields.authors + entry.authors)
+        fields = found.fields.or_else(_entry_fields(entry))
+        fields = fields.or_else(ArticleFields(section=url_section(url)))
+        language = fields.language if self.settings.detect_language else entry.language
+        site_name = clean_site_name(fields.site_name, url)
         return Article(
             entry=entry,
-            url=page.final_url,
-            canonical_url=_canonical(found.canonical, page.final_url),
-            title=found.title or entry.title,
-            text=found.text,
+            url=url,
+            canonical_url=_canonical(found.canonical, url),
+            text=_paragraphs(found.text),
             fetched_at=page.fetched_at,
             extraction=status,
-            summary=found.summary or summary or None,
-            authors=authors,
-            language=found.language if self.settings.detect_language else entry.language,
-            published_at=found.published_at or entry.published_at,
-            modified_at=found.modified_at or entry.updated_at,
-            site_name=found.site_name,
-            image=found.image,
-            tags=found.tags,
-            syndication=(found.agencies + agencies or (None,))[0],
+            fields=replace(
+                fields,
+                title=strip_site_suffix(fields.title, site_name, url),
+                site_name=site_name,
+                authors=authors,
+                language=language,
+                syndication=(found.agencies + agencies or (None,))[0],
+            ),
         )
+
+
+def _entry_fields(entry: FeedEntry) -> ArticleFields:
+    """What the feed says about the item: the fallback for what the page did not say."""
+    return ArticleFields(
+        title=entry.title,
+        summary=html_to_text(entry.summary) if entry.summary else None,
+        published_at=entry.published_at,
+        published_at_precision=precision_of(entry.published_at),
+        modified_at=entry.updated_at,
+    )
+
+
+def _access(found: Extracted) -> Access:
+    """A wall the page declares or shows counts only when the text is a teaser: metered sites
+    declare every article not free and still serve it whole."""
+    wall = found.wall or ("paywalled" if found.not_free else None)
+    return wall if wall is not None and len(found.text) < TEASER_CHARS else "free"
+
+
+def _paragraphs(text: str) -> str:
+    """One paragraph per non-blank line, separated by a blank line (the event's `text`)."""
+    return "\n\n".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def _people(names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ import lxml.etree
 import lxml.html
 
 from daemon.extract.credits import agency_name, split_authors
+from daemon.records import Access, ArticleFields, DatePrecision
 
 _ARTICLE_TYPES = frozenset(
     {
@@ -36,28 +37,49 @@ _ARTICLE_TYPES = frozenset(
         "techarticle",
     }
 )
+# schema.org article types → `article_type` (only what the page declares is exposed).
+_TYPE_NAMES = {
+    "newsarticle": "news",
+    "reportagenewsarticle": "news",
+    "article": "article",
+    "analysisnewsarticle": "analysis",
+    "opinionnewsarticle": "opinion",
+    "backgroundnewsarticle": "background",
+    "reviewnewsarticle": "review",
+    "askpublicnewsarticle": "news",
+    "blogposting": "blog",
+    "liveblogposting": "live",
+    "report": "report",
+    "scholarlyarticle": "scholarly",
+    "techarticle": "tech",
+    "satiricalarticle": "satire",
+}
 _PAYWALL_CLASSES = re.compile(
-    r"paywall|piano-offer|tp-modal|subscriber-only|premium-content|regwall|meteredContent", re.I
+    r"paywall|piano-offer|tp-modal|subscriber-only|premium-content|meteredContent", re.I
 )
+_REGWALL_CLASSES = re.compile(r"regwall|registration-wall|register-wall|login-wall", re.I)
+_DATE_ONLY = re.compile(r"\s*\d{4}-\d{2}-\d{2}\s*")
+_HAS_SECONDS = re.compile(r"T\d{2}:\d{2}:\d{2}")
 
 
 @dataclass(frozen=True, slots=True)
 class PageMeta:
     """Metadata a page declares about itself; every field is None or empty when absent."""
 
-    title: str | None = None
-    description: str | None = None
-    authors: tuple[str, ...] = ()
+    fields: ArticleFields = field(default_factory=ArticleFields)
     agencies: tuple[str, ...] = ()
-    published_at: datetime | None = None
-    modified_at: datetime | None = None
-    site_name: str | None = None
-    image: str | None = None
-    tags: tuple[str, ...] = ()
     canonical: str | None = None
-    language: str | None = None
     article_body: str | None = None
     not_free: bool = False  # JSON-LD isAccessibleForFree = false, on the article or a part
+
+
+def iso_precision(value: object) -> DatePrecision | None:
+    """The finest unit an ISO 8601 string states: `day`, `minute` or `second` (None: no date)."""
+    if parse_date_iso(value) is None or not isinstance(value, str):
+        return None
+    if _DATE_ONLY.fullmatch(value):
+        return "day"
+    return "second" if _HAS_SECONDS.search(value) else "minute"
 
 
 def parse_date_iso(value: object) -> datetime | None:
@@ -91,21 +113,27 @@ def tree_metadata(tree: Any) -> PageMeta:
 
 def _merge(tree: Any, metas: dict[str, list[str]], ld: dict[str, Any]) -> PageMeta:
     people, agencies = _people(ld.get("author"), metas)
-    return PageMeta(
+    published = _published(ld, metas)
+    declared = ArticleFields(
         title=_text(ld.get("headline")) or _first(metas, "og:title", "twitter:title"),
-        description=_text(ld.get("description"))
+        summary=_text(ld.get("description"))
         or _first(metas, "og:description", "description", "twitter:description"),
         authors=people,
-        agencies=agencies,
-        published_at=parse_date_iso(ld.get("datePublished"))
-        or _meta_date(metas, "article:published_time", "datePublished", "pubdate", "date"),
+        published_at=parse_date_iso(published),
+        published_at_precision=iso_precision(published),
+        section=_text(ld.get("articleSection")) or _first(metas, "article:section"),
+        article_type=_article_type(ld),
         modified_at=parse_date_iso(ld.get("dateModified"))
         or _meta_date(metas, "article:modified_time", "og:updated_time", "dateModified"),
         site_name=_first(metas, "og:site_name") or _publisher_name(ld),
         image=_first(metas, "og:image", "og:image:url", "twitter:image") or _ld_image(ld),
         tags=_tags(ld, metas),
-        canonical=_canonical(tree) or _first(metas, "og:url"),
         language=_language(tree, metas),
+    )
+    return PageMeta(
+        fields=declared,
+        agencies=agencies,
+        canonical=_canonical(tree) or _first(metas, "og:url"),
         article_body=_text(ld.get("articleBody")),
         not_free=_not_free(ld),
     )
@@ -130,6 +158,22 @@ def _first(metas: dict[str, list[str]], *keys: str) -> str | None:
 
 def _meta_date(metas: dict[str, list[str]], *keys: str) -> datetime | None:
     return parse_date_iso(_first(metas, *keys))
+
+
+def _published(ld: dict[str, Any], metas: dict[str, list[str]]) -> str | None:
+    """The declared publication time as written (JSON-LD first, then meta tags)."""
+    declared = ld.get("datePublished")
+    if parse_date_iso(declared) is not None:
+        return str(declared)
+    keys = ("article:published_time", "datePublished", "pubdate", "date")
+    return next((v for k in keys if parse_date_iso(v := _first(metas, k))), None)
+
+
+def _article_type(ld: dict[str, Any]) -> str | None:
+    kind = ld.get("@type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    names = [_TYPE_NAMES.get(k.lower()) for k in kinds if isinstance(k, str)]
+    return next((n for n in names if n and n != "article"), None)
 
 
 def _article_ld(tree: Any) -> dict[str, Any]:
@@ -262,12 +306,18 @@ def _is_false(value: object) -> bool:
     return value is False
 
 
-def has_paywall_marker(tree: Any) -> bool:
-    """A typical paywall container (a block whose class names one) is in the tree.
+def wall_marker(tree: Any) -> Access | None:
+    """`paywalled` or `registration` when a typical wall container (a block whose class names
+    one) is in the tree, else None.
 
     It walks every block of the page, so callers ask only when the text looks like a teaser.
     """
     for node in tree.iter("div", "section", "article"):
-        if _PAYWALL_CLASSES.search(node.get("class") or "") and node.get("id") != "main":
-            return True
-    return False
+        classes = node.get("class") or ""
+        if node.get("id") == "main":
+            continue
+        if _REGWALL_CLASSES.search(classes):
+            return "registration"
+        if _PAYWALL_CLASSES.search(classes):
+            return "paywalled"
+    return None

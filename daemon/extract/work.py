@@ -8,7 +8,7 @@ a few times).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,9 +18,10 @@ from trafilatura.utils import load_html
 
 from daemon.extract.credits import split_authors
 from daemon.extract.language import detect_language
-from daemon.extract.metadata import PageMeta, has_paywall_marker, tree_metadata
+from daemon.extract.metadata import PageMeta, tree_metadata, wall_marker
 from daemon.extract.postfilter import choose_body, needs_recall
 from daemon.extract.textclean import clean_capture
+from daemon.records import Access, ArticleFields, precision_of
 
 # Text shorter than this from a page that declares a paywall is a teaser: `paywalled`.
 TEASER_CHARS = 1000
@@ -32,20 +33,12 @@ _JSON_SCRIPTS = frozenset({"application/ld+json", "application/settings+json"})
 class Extracted:
     """Everything one document yielded; the extractor turns it into an `Article`."""
 
-    title: str | None
     text: str
-    summary: str | None = None
-    authors: tuple[str, ...] = ()
+    fields: ArticleFields = field(default_factory=ArticleFields)
     agencies: tuple[str, ...] = ()
-    published_at: datetime | None = None
-    modified_at: datetime | None = None
-    site_name: str | None = None
-    image: str | None = None
-    tags: tuple[str, ...] = ()
     canonical: str | None = None
-    language: str | None = None
     not_free: bool = False
-    paywall_marker: bool = False  # a paywall container; only looked for on teaser-length text
+    wall: Access | None = None  # a pay/registration wall container; looked for on teasers only
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -57,7 +50,7 @@ def extract_html(
     # metadata readers only read it (the heuristics run last, in case they do not).
     tree = load_html(body)
     if tree is None:
-        return Extracted(title=None, text="")
+        return Extracted(text="")
     meta = tree_metadata(tree)
     _drop_code(tree)
     doc = _trafilatura(tree, url, favor_precision=favor_precision)
@@ -67,12 +60,12 @@ def extract_html(
         recall = _text(_trafilatura(tree, url, favor_precision=False))
     if _needs_heuristic_metadata(meta):
         doc = _with_heuristics(doc, tree, url)
-    title = meta.title or _field(doc, "title")
+    title = meta.fields.title or _field(doc, "title")
     text = choose_body(
-        precise, recall, meta.article_body, title=title, description=meta.description
+        precise, recall, meta.article_body, title=title, description=meta.fields.summary
     )
-    marker = len(text) < TEASER_CHARS and has_paywall_marker(tree)
-    return _merge(meta, doc, text, declared_language, paywall_marker=marker)
+    wall = wall_marker(tree) if len(text) < TEASER_CHARS else None
+    return _merge(meta, doc, text, declared_language, wall=wall)
 
 
 # A short page without declared metadata: it takes every lazy path (heuristic metadata, the
@@ -92,17 +85,17 @@ def warm() -> None:
 def extract_text(body: bytes, *, declared_language: str | None) -> Extracted:
     """Body and metadata of a plain-text page capture."""
     capture = clean_capture(body.decode("utf-8", errors="replace"))
-    authors = capture.authors
-    return Extracted(
+    found = ArticleFields(
         title=capture.title,
-        text=capture.text,
         summary=capture.summary,
-        authors=authors,
-        agencies=(capture.syndication,) if capture.syndication else (),
+        authors=capture.authors,
         published_at=capture.published_at,
+        published_at_precision=precision_of(capture.published_at),
         site_name=capture.site_name,
         language=detect_language(capture.text, declared=declared_language),
     )
+    agencies = (capture.syndication,) if capture.syndication else ()
+    return Extracted(text=capture.text, fields=found, agencies=agencies)
 
 
 def _drop_code(tree: Any) -> None:
@@ -131,7 +124,7 @@ def _trafilatura(tree: Any, url: str | None, *, favor_precision: bool) -> Any:
 
 def _needs_heuristic_metadata(meta: PageMeta) -> bool:
     """Declared metadata is cheap; trafilatura's heuristics cost ~40 % more time per page."""
-    return not (meta.title and meta.published_at)
+    return not (meta.fields.title and meta.fields.published_at)
 
 
 def _with_heuristics(doc: Any, tree: Any, url: str | None) -> Any:
@@ -154,24 +147,32 @@ def _text(doc: Any) -> str:
 
 
 def _merge(
-    meta: PageMeta, doc: Any, text: str, declared: str | None, *, paywall_marker: bool
+    meta: PageMeta, doc: Any, text: str, declared: str | None, *, wall: Access | None
 ) -> Extracted:
-    lang_prior = declared or meta.language
+    found = meta.fields.or_else(_doc_fields(doc))
+    lang_prior = declared or found.language
+    language = detect_language(text, declared=lang_prior) if text else lang_prior
     return Extracted(
-        title=meta.title or _field(doc, "title"),
         text=text,
-        summary=meta.description or _field(doc, "description"),
-        authors=meta.authors or tuple(split_authors(_field(doc, "author") or "")),
+        fields=replace(found, language=language),
         agencies=meta.agencies,
-        published_at=meta.published_at or _date(_field(doc, "date")),
-        modified_at=meta.modified_at,
-        site_name=meta.site_name or _field(doc, "sitename"),
-        image=meta.image or _field(doc, "image"),
-        tags=meta.tags or _doc_tags(doc),
         canonical=meta.canonical,
-        language=detect_language(text, declared=lang_prior) if text else lang_prior,
         not_free=meta.not_free,
-        paywall_marker=paywall_marker,
+        wall=wall,
+    )
+
+
+def _doc_fields(doc: Any) -> ArticleFields:
+    """The fields trafilatura's heuristics found (the fallback for what a page did not declare)."""
+    return ArticleFields(
+        title=_field(doc, "title"),
+        summary=_field(doc, "description"),
+        authors=tuple(split_authors(_field(doc, "author") or "")),
+        published_at=(date := _date(_field(doc, "date"))),
+        published_at_precision="day" if date else None,
+        site_name=_field(doc, "sitename"),
+        image=_field(doc, "image"),
+        tags=_doc_tags(doc),
     )
 
 

@@ -11,8 +11,10 @@ Layout (every part optional except the capture files themselves):
 
 Meta keys: `url`, `final_url`, `fetched_at` (ISO 8601), `content_type`, `feed_url`, `guid`,
 `title`, `published_at`.  A manifest line wins over a sidecar.  Without either, a capture's URL is
-`synthetic_url(<path relative to DIR>)` and its capture time `UNKNOWN_CAPTURE_TIME`, so a replay
-never depends on where the directory lives or on file mtimes.
+`synthetic_url(<path relative to DIR>)` and its capture time unknown (None: the replayed page's
+`fetched_at` is then the time the replay run started, never a file mtime, which changes with
+every clone, nor a made-up epoch), so its URL and event id never depend on where the directory
+lives.
 
 Feed snapshots are yielded before pages (so entries can be joined to their pages), each group in
 sorted path order.  Files of other types are counted as `skip.not_article`.
@@ -29,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from daemon.replay.items import (
-    UNKNOWN_CAPTURE_TIME,
     Capture,
     CaptureKind,
     CaptureMeta,
@@ -133,7 +134,7 @@ class CaptureDirReader:
             status=200,
             content_type=meta.content_type or default_type,
             body=body,
-            fetched_at=meta.fetched_at or UNKNOWN_CAPTURE_TIME,
+            fetched_at=meta.fetched_at,
             source=path,
             archive=root.name,
             is_text=kind == "page" and default_type == "text/plain",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
@@ -20,10 +20,6 @@ from daemon.records import FetchedPage
 
 CaptureKind = Literal["feed", "page"]
 Stats = Counter[str]
-
-# Capture time of a capture file that has no sidecar or manifest line: fixed, so that a replay of
-# the same files is identical on any machine and checkout (file mtimes change with every clone).
-UNKNOWN_CAPTURE_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Synthetic URLs of capture files without a known URL live under `.invalid`, a TLD reserved never
 # to resolve (RFC 6761 §6.4), so they can never be confused with, or fetched as, a real page.
@@ -67,7 +63,7 @@ class Capture:
     status: int
     content_type: str
     body: bytes
-    fetched_at: datetime
+    fetched_at: datetime | None  # None: not recorded (a capture file without sidecar/manifest)
     source: Path
     archive: str  # stable name of the archive (file or directory name), used as Origin.id
     is_text: bool = False

@@ -15,10 +15,12 @@ to the page captures that follow, by canonical URL, so a replayed page carries t
 known entry gets a bare entry from its capture (sidecar fields, if any).  Entries whose page never
 appears are counted as `skip.page_missing` when the run ends.
 
-A page's `fetched_at` is its capture time (WARC-Date, sidecar/manifest, or the fixed
-`UNKNOWN_CAPTURE_TIME`), and its URL the captured URL: the same archive replayed with fresh state
-gives the same pages, in the same order, every time.  `since` (inclusive) and `until` (exclusive)
-filter pages on capture time (`skip.out_of_range`); feeds are always read, for their entries.
+A page's `fetched_at` is its capture time (WARC-Date, sidecar/manifest), or, when none was
+recorded, the time the replay run started (`read_at`); its URL is the captured URL: the same
+archive replayed with fresh state gives the same pages, in the same order, with the same event
+ids, every time.  `since` (inclusive) and `until` (exclusive) filter pages on capture time
+(`skip.out_of_range`; a page without one is skipped as `skip.no_capture_time` when either bound
+is given); feeds are always read, for their entries.
 """
 
 from __future__ import annotations
@@ -74,8 +76,11 @@ def _aware(when: datetime) -> datetime:
 class _Joiner:
     """Feed entries by canonical URL (bounded, most recent wins), joined to page captures."""
 
-    def __init__(self, parse: ParseFeed, stats: Stats, size: int = _ENTRY_CACHE) -> None:
+    def __init__(
+        self, parse: ParseFeed, stats: Stats, read_at: datetime, size: int = _ENTRY_CACHE
+    ) -> None:
         self._parse = parse
+        self._read_at = read_at
         self._stats = stats
         self._size = size
         self._entries: OrderedDict[str, FeedEntry] = OrderedDict()
@@ -114,7 +119,7 @@ class _Joiner:
             status=capture.status,
             content_type=capture.content_type,
             body=capture.body,
-            fetched_at=capture.fetched_at,
+            fetched_at=capture.fetched_at or self._read_at,
             is_text_capture=capture.is_text,
         )
 
@@ -157,12 +162,14 @@ class ReplaySource:
         run_id: str,
         parse_feed: ParseFeed = live_parse_feed,
         max_body_bytes: int = 20_000_000,
+        read_at: datetime | None = None,
     ) -> None:
         missing = [str(p) for p in paths if not p.exists()]
         if missing:
             raise ReplayError("not_found", ", ".join(missing))
         self.paths = list(paths)
         self.since, self.until, self.run_id = since, until, run_id
+        self.read_at = read_at or datetime.now(UTC)  # fetched_at of captures without a time
         self.stats: Stats = Counter()
         self._parse = parse_feed
         self._max_body_bytes = max_body_bytes
@@ -202,7 +209,7 @@ class ReplaySource:
 
     def items(self) -> Generator[ReplayItem, None, None]:
         """Every replayed page, in input order then record order."""
-        joiner = _Joiner(self._parse, self.stats)
+        joiner = _Joiner(self._parse, self.stats, self.read_at)
         warcs = WarcReader(self.stats, max_body_bytes=self._max_body_bytes)
         dirs = CaptureDirReader(self.stats, max_body_bytes=self._max_body_bytes)
         for kind, path in self.plan():
@@ -225,7 +232,10 @@ class ReplaySource:
         if capture.kind == "feed":
             joiner.add_feed(capture)
             return None
-        if not in_range(capture.fetched_at, self.since, self.until):
+        if capture.fetched_at is None and (self.since or self.until):
+            self.stats["skip.no_capture_time"] += 1
+            return None
+        if capture.fetched_at and not in_range(capture.fetched_at, self.since, self.until):
             self.stats["skip.out_of_range"] += 1
             return None
         self.stats["emitted"] += 1

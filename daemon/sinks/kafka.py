@@ -21,6 +21,7 @@ from daemon.errors import SinkError
 from daemon.retry import Backoff
 from daemon.settings import KafkaSettings, TopicSettings
 from daemon.sinks.base import Channel, OutMessage
+from daemon.sinks.registry import register_schemas
 
 log = structlog.get_logger(__name__)
 
@@ -71,6 +72,7 @@ class KafkaSink:
     async def start(self) -> None:
         if self.settings.create_topics:
             await ensure_topics(self.settings, self.bootstrap)
+        await register_schemas(self.settings.schema_registry, self.topics)
         self._producer = AIOKafkaProducer(
             **client_options(self.settings, self.bootstrap),
             acks="all",

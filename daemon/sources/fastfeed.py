@@ -339,7 +339,7 @@ def _content(item: Any, url: str, summary_from_content: bool) -> str | None:
 
 def _authors(item: Any) -> tuple[str, ...]:
     author = fv.text(item.get("author"))
-    return (_fp_fixups(author),) if author else ()
+    return (fv.author_name(_fp_fixups(author)),) if author else ()
 
 
 # ---------------------------------------------------------------- feedparser's post-processing

@@ -36,6 +36,8 @@ def spec_from_config(feed: FeedConfig) -> FeedSpec:
         url=feed.url,
         publisher=feed.publisher,
         language=feed.language,
+        country=feed.country,
+        tags=feed.tags,
         min_interval=feed.min_interval,
         max_interval=feed.max_interval,
     )

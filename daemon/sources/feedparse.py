@@ -191,28 +191,34 @@ def parse_json_feed(body: bytes, *, url: str, origin: Origin) -> ParsedFeed:
         raise FeedError("unparseable", f"JSON: {exc}") from exc
     if not isinstance(doc, dict) or "jsonfeed.org/version" not in str(doc.get("version", "")):
         raise FeedError("not_a_feed", "JSON document without a jsonfeed.org version")
-    language = _text(doc.get("language"))
+    wrong: list[str] = []  # keys whose value had the wrong type: dropped and counted
+    language = _json_text(doc, "language", wrong)
     items = doc.get("items")
     items = items if isinstance(items, list) else []
-    entries = [e for i in items if (e := _json_entry(i, url, origin, language, doc)) is not None]
+    authors = _json_authors(doc, wrong)  # the feed's, for items without their own
+    feed = (origin, language, authors)
+    entries = [e for i in items if (e := _json_entry(i, url, feed, wrong))]
     return ParsedFeed(
         entries=entries,
-        title=_text(doc.get("title")),
-        link=_text(doc.get("home_page_url")),
+        title=_json_text(doc, "title", wrong),
+        link=_json_text(doc, "home_page_url", wrong),
         malformed=not isinstance(doc.get("items"), list),
         format="json" + str(doc.get("version", "")).rsplit("/", 1)[-1],
         skipped_entries=len(items) - len(entries),
         language=language,
+        invalid_values=len(wrong),
     )
 
 
 def _json_entry(
-    item: Any, url: str, origin: Origin, language: str | None, doc: dict[str, Any]
+    item: Any, url: str, feed: tuple[Origin, str | None, tuple[str, ...]], wrong: list[str]
 ) -> FeedEntry | None:
+    origin, language, feed_authors = feed
     if not isinstance(item, dict):
         return None
+    # The spec has readers coerce a numeric id to a string; every other value must be a string.
     guid = _text(item.get("id")) if isinstance(item.get("id"), (str, int)) else None
-    link = _text(item.get("url")) or _text(item.get("external_url"))
+    link = _json_text(item, "url", wrong) or _json_text(item, "external_url", wrong)
     if link is None and guid is not None and _is_web_url(guid):
         link = guid
     if link is None:
@@ -221,20 +227,32 @@ def _json_entry(
         origin=origin,
         url=urljoin(url, link),
         guid=guid,
-        title=_text(item.get("title")),
+        title=_json_text(item, "title", wrong),
         published_at=_iso_date(item.get("date_published")),
         updated_at=_iso_date(item.get("date_modified")),
-        summary=_text(item.get("summary")),
-        content=_text(item.get("content_html")) or _text(item.get("content_text")),
-        authors=_json_authors(item) or _json_authors(doc),
-        language=_text(item.get("language")) or language,
+        summary=_json_text(item, "summary", wrong),
+        content=_json_text(item, "content_html", wrong) or _json_text(item, "content_text", wrong),
+        authors=_json_authors(item, wrong) or feed_authors,
+        language=_json_text(item, "language", wrong) or language,
     )
 
 
-def _json_authors(obj: dict[str, Any]) -> tuple[str, ...]:
+def _json_text(obj: dict[str, Any], key: str, wrong: list[str]) -> str | None:
+    """A string member (stripped, None when blank); any other type is recorded in `wrong`
+    and dropped, never turned into text (`"url": 1.2` is no link, `"title": 1000` no title)."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        wrong.append(key)
+        return None
+    return _text(value)
+
+
+def _json_authors(obj: dict[str, Any], wrong: list[str]) -> tuple[str, ...]:
     raw = obj.get("authors")
     people = raw if isinstance(raw, list) else [obj.get("author")]  # 1.1 list, 1.0 object
-    names = (_text(p.get("name")) for p in people if isinstance(p, dict))
+    names = (_json_text(p, "name", wrong) for p in people if isinstance(p, dict))
     return tuple(n for n in names if n)
 
 

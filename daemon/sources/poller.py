@@ -289,7 +289,7 @@ class Poller:
             response.body,
             url=response.final_url or state.url,
             content_type=response.headers.get("content-type", ""),
-            origin=Origin(kind="feed", id=spec.feed_id, url=state.url),
+            origin=Origin(kind="feed", id=spec.feed_id, url=state.url, source=spec.source()),
             headers=response.headers,
         )
 
@@ -305,6 +305,8 @@ class Poller:
         self.counts["poll.ok"] += 1
         if feed.malformed:
             self.counts["poll.malformed"] += 1
+        if feed.invalid_values:
+            self.counts["poll.invalid_values"] += feed.invalid_values
         fresh = await self._fresh_entries(spec, feed)
         etag, last_modified = _validators(response)
         if fresh:

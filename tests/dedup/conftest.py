@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from daemon.dedup.deduper import Deduper
-from daemon.records import Article, FeedEntry, Origin
+from daemon.records import Article, ArticleFields, FeedEntry, Origin
 from daemon.settings import DedupSettings
 from daemon.state.sqlite import Store
 
@@ -54,9 +54,9 @@ def make_article(
     text: str, url: str, *, guid: str | None = None, feed: str = "f1", authors: tuple[str, ...] = ()
 ) -> Article:
     entry = FeedEntry(origin=Origin(kind="feed", id=feed), url=url, guid=guid)
-    return Article(entry=entry, url=url, canonical_url=url, title="t", text=text,
+    return Article(entry=entry, url=url, canonical_url=url, text=text,
                    fetched_at=datetime(2026, 1, 1, tzinfo=UTC), extraction="ok",
-                   authors=authors)  # fmt: skip
+                   fields=ArticleFields(title="t", authors=authors))  # fmt: skip
 
 
 @pytest.fixture

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from daemon.events import article_event
 from daemon.extract.extractor import Extractor
 from daemon.extract.pool import ExtractPool
-from daemon.records import ExtractionStatus, FeedEntry, FetchedPage, Origin
+from daemon.records import ExtractionStatus, FeedEntry, FetchedPage, Origin, Verdict
 from daemon.settings import ExtractSettings
 from tests.extract import tasks
 
@@ -58,11 +59,13 @@ async def test_seed_capture_becomes_clean_article(extractor: Extractor) -> None:
     body = (SEEDS / "000_24d017f70a831444.txt").read_bytes()
     article = await extractor(_page(body, text=True))
     assert article.extraction == "ok"
-    assert article.title == "Pentagon Confirms Russian Troops Have Left Ukraine"
+    assert article.fields.title == "Pentagon Confirms Russian Troops Have Left Ukraine"
     assert "Leave a Reply" not in article.text
-    assert article.syndication == "EFE"
-    assert article.language == "en"
-    assert article.authors == ("Ann Lee",)  # from the feed; the feed's agency is syndication too
+    assert article.fields.syndication == "EFE"
+    assert article.fields.language == "en"
+    assert article.fields.authors == (
+        "Ann Lee",
+    )  # from the feed; the feed's agency is syndication too
     assert article.canonical_url == "https://news.example.com/a/1"
 
 
@@ -75,8 +78,8 @@ async def test_html_page_uses_declared_metadata(extractor: Extractor) -> None:
     )
     article = await extractor(_page(_html(head)))
     assert article.extraction == "ok"
-    assert article.title == "Declared"
-    assert article.published_at == datetime(2024, 2, 3, 4, 5, 6, tzinfo=UTC)
+    assert article.fields.title == "Declared"
+    assert article.fields.published_at == datetime(2024, 2, 3, 4, 5, 6, tzinfo=UTC)
     assert "council approved the plan" in article.text
     assert article.canonical_url == "https://news.example.com/a/1-canonical"
 
@@ -93,7 +96,7 @@ async def test_paywalled_page_is_flagged(extractor: Extractor) -> None:
     head = f'<script type="application/ld+json">{json.dumps(ld)}</script>'
     article = await extractor(_page(_html(head)))
     assert len(article.text) < 1000
-    assert article.extraction == "paywalled"
+    assert (article.extraction, article.fields.access) == ("ok", "paywalled")
 
 
 # The pattern of metered sites (Wired, WSJ group, Postmedia, Reuters in the corpora): every
@@ -123,7 +126,7 @@ async def test_part_level_flag_on_a_teaser_is_paywalled(extractor: Extractor) ->
     ld = {**METERED_LD, "isAccessibleForFree": True}
     head = f'<script type="application/ld+json">{json.dumps(ld)}</script>'
     article = await extractor(_page(_html(head)))
-    assert article.extraction == "paywalled"
+    assert (article.extraction, article.fields.access) == ("ok", "paywalled")
 
 
 @pytest.mark.parametrize("failure", ["blocked", "not_html", "too_large", "timeout"])
@@ -135,7 +138,7 @@ async def test_failed_fetch_falls_back_to_feed_content(
     article = await extractor(_page(failure=failure, content=content))
     assert article.extraction == "feed_content"
     assert article.text == PARAGRAPH.strip()
-    assert article.title == "Feed title"
+    assert article.fields.title == "Feed title"
 
 
 @pytest.mark.parametrize("failure", ["blocked", "not_html", "too_large", "timeout"])
@@ -153,7 +156,7 @@ async def test_textless_page_uses_feed_summary_or_is_empty(extractor: Extractor)
     empty = b"<html><body><nav>Home</nav></body></html>"
     with_summary = await extractor(_page(empty, summary=f"<b>{PARAGRAPH}</b>"))
     assert with_summary.extraction == "feed_content"
-    assert with_summary.summary == PARAGRAPH.strip()
+    assert with_summary.fields.summary == PARAGRAPH.strip()
     nothing = await extractor(_page(empty))
     assert nothing.extraction == "empty"
 
@@ -177,3 +180,28 @@ async def test_extraction_timeout_falls_back_without_stalling() -> None:
         pool.close_now()
     assert article.extraction == "timeout"
     assert time.monotonic() - started < 10
+
+
+async def test_a_date_only_page_has_day_precision_and_a_clean_headline(
+    extractor: Extractor,
+) -> None:
+    """A page declaring only a date is published at that date, 00:00 UTC, with precision
+    `day`; the event says so; the headline loses the site's name, the site name its tagline."""
+    ld = {"@type": "NewsArticle", "headline": "Floods in Prague | Aktuálně.cz",
+          "datePublished": "2024-05-01", "articleSection": "Domácí"}  # fmt: skip
+    head = f'<script type="application/ld+json">{json.dumps(ld)}</script>'
+    head += '<meta property="og:site_name" content="Aktuálně.cz - Víte, co se právě děje">'
+    article = await extractor(_page(_html(head), url="https://zpravy.aktualne.cz/a/r~1/"))
+    fields = article.fields
+    assert (fields.published_at, fields.published_at_precision) == (
+        datetime(2024, 5, 1, tzinfo=UTC),
+        "day",
+    )
+    assert (fields.title, fields.site_name) == ("Floods in Prague", "Aktuálně.cz")
+    assert (fields.section, fields.article_type, fields.access) == ("Domácí", "news", "free")
+    event = article_event(article, Verdict("new", "c1"))
+    payload = json.loads(event.model_dump_json())
+    assert payload["published_at"] == "2024-05-01T00:00:00Z"
+    assert payload["published_at_precision"] == "day"
+    assert payload["domain"] == "aktualne.cz"
+    assert "\n\n" in payload["text"] and "\n\n\n" not in payload["text"]

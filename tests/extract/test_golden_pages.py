@@ -25,13 +25,13 @@ def test_page_matches_golden(name: str) -> None:
     html = gzip.decompress((PAGES / f"{name}.html.gz").read_bytes())
     got = extract_html(html, expected["url"], favor_precision=True, declared_language=None)
     actual = {
-        "title": got.title,
+        "title": got.fields.title,
         "paragraphs": got.text.split("\n") if got.text else [],
-        "authors": list(got.authors),
+        "authors": list(got.fields.authors),
         "agencies": list(got.agencies),
-        "published_at": got.published_at.isoformat() if got.published_at else None,
-        "site_name": got.site_name,
-        "language": got.language,
+        "published_at": got.fields.published_at.isoformat() if got.fields.published_at else None,
+        "site_name": got.fields.site_name,
+        "language": got.fields.language,
     }
     assert actual == {k: expected[k] for k in FIELDS}
 

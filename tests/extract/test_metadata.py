@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import lxml.html
 import pytest
 
-from daemon.extract.metadata import has_paywall_marker, page_metadata, parse_date_iso
+from daemon.extract.metadata import page_metadata, parse_date_iso, wall_marker
 
 
 def _page(ld: object | None = None, head: str = "") -> str:
@@ -42,13 +42,13 @@ ARTICLE = {
 def test_json_ld_article_shapes(ld: object) -> None:
     """An article object is found in lists and @graph, typed by any article subtype."""
     meta = page_metadata(_page(ld))
-    assert meta.title == "Declared headline"
-    assert meta.authors == ("Ann Lee",)  # "By" stripped, the agency moved out
+    assert meta.fields.title == "Declared headline"
+    assert meta.fields.authors == ("Ann Lee",)  # "By" stripped, the agency moved out
     assert meta.agencies == ("Reuters",)
-    assert meta.published_at == datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
-    assert meta.modified_at == datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-    assert meta.site_name == "Example Times"
-    assert meta.tags == ("politics", "europe")
+    assert meta.fields.published_at == datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+    assert meta.fields.modified_at == datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    assert meta.fields.site_name == "Example Times"
+    assert meta.fields.tags == ("politics", "europe")
     assert meta.not_free is True
     assert meta.article_body == "Body text."
 
@@ -65,21 +65,23 @@ def test_open_graph_and_meta_tags_fill_in_without_json_ld() -> None:
         '<link rel="canonical" href="https://example.com/a">'
     )
     meta = page_metadata(_page(head=head))
-    assert meta.title == "OG title"
-    assert meta.site_name == "Site"
-    assert meta.image == "https://img.example/a.jpg"
-    assert meta.published_at == datetime(2023, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=-5)))
-    assert meta.tags == ("one", "two")
-    assert meta.authors == ("Jo Smith",)
+    assert meta.fields.title == "OG title"
+    assert meta.fields.site_name == "Site"
+    assert meta.fields.image == "https://img.example/a.jpg"
+    assert meta.fields.published_at == datetime(
+        2023, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=-5))
+    )
+    assert meta.fields.tags == ("one", "two")
+    assert meta.fields.authors == ("Jo Smith",)
     assert meta.canonical == "https://example.com/a"
-    assert meta.language == "en"
+    assert meta.fields.language == "en"
     assert meta.not_free is False
 
 
 def test_broken_json_ld_is_ignored() -> None:
     """Malformed JSON-LD does not raise; the page simply declares nothing there."""
     html = "<html><head><script type='application/ld+json'>{oops</script></head></html>"
-    assert page_metadata(html).title is None
+    assert page_metadata(html).fields.title is None
 
 
 @pytest.mark.parametrize(
@@ -131,13 +133,43 @@ def test_is_accessible_for_free_forms(ld: dict[str, object], expected: bool) -> 
 @pytest.mark.parametrize(
     ("block", "expected"),
     [
-        ('<div class="article-body paywall-article">x</div>', True),
-        ('<section class="o-paywall">x</section>', True),
-        ('<div class="article-body">x</div>', False),
-        ('<span class="paywall">x</span>', False),  # inline elements are not containers
+        ('<div class="article-body paywall-article">x</div>', "paywalled"),
+        ('<section class="o-paywall">x</section>', "paywalled"),
+        ('<div class="regwall-overlay">x</div>', "registration"),
+        ('<div class="article-body">x</div>', None),
+        ('<span class="paywall">x</span>', None),  # inline elements are not containers
     ],
 )
-def test_paywall_container_marker(block: str, expected: bool) -> None:
-    """A block whose class names a paywall sets the marker; other blocks do not."""
+def test_wall_container_marker(block: str, expected: str | None) -> None:
+    """A block whose class names a pay or registration wall sets the marker; others do not."""
     html = f"<html><head><title>t</title></head><body>{block}<p>text</p></body></html>"
-    assert has_paywall_marker(lxml.html.fromstring(html)) is expected
+    assert wall_marker(lxml.html.fromstring(html)) == expected
+
+
+@pytest.mark.parametrize(
+    ("declared", "precision"),
+    [
+        ("2024-05-01", "day"),
+        ("2024-05-01T08:00+02:00", "minute"),
+        ("2024-05-01T08:00:31Z", "second"),
+    ],
+)
+def test_publication_precision_is_what_the_page_stated(declared: str, precision: str) -> None:
+    """A date-only `datePublished` is day precision (midnight UTC), a time gives minute or
+    second: consumers can tell a date from a time of 00:00."""
+    meta = page_metadata(
+        _page({"@type": "NewsArticle", "headline": "H", "datePublished": declared})
+    )
+    assert meta.fields.published_at_precision == precision
+    assert meta.fields.published_at is not None
+
+
+def test_article_type_and_section_are_read_from_json_ld() -> None:
+    """An OpinionNewsArticle is `opinion` and its articleSection the section; a plain
+    NewsArticle is `news`, a LiveBlogPosting `live`."""
+    ld = {"@type": "OpinionNewsArticle", "headline": "H", "articleSection": "Comment"}
+    meta = page_metadata(_page(ld))
+    assert (meta.fields.article_type, meta.fields.section) == ("opinion", "Comment")
+    news = page_metadata(_page({"@type": ["NewsArticle"], "headline": "H"}))
+    live = page_metadata(_page({"@type": "LiveBlogPosting", "headline": "H"}))
+    assert (news.fields.article_type, live.fields.article_type) == ("news", "live")

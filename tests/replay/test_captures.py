@@ -10,12 +10,13 @@ from pathlib import Path
 
 from daemon.dedup.keys import canonical_url, content_hash, event_id
 from daemon.records import FetchedPage
-from daemon.replay.items import UNKNOWN_CAPTURE_TIME
 from daemon.replay.source import ReplaySource
+
+STARTED = datetime(2026, 12, 1, 9, tzinfo=UTC)  # the replay run's start time
 
 
 def _pages(*paths: Path) -> list[FetchedPage]:
-    return [item.page for item in ReplaySource(list(paths), run_id="t")]
+    return [item.page for item in ReplaySource(list(paths), run_id="t", read_at=STARTED)]
 
 
 def _ids(pages: list[FetchedPage]) -> list[str]:
@@ -25,20 +26,24 @@ def _ids(pages: list[FetchedPage]) -> list[str]:
 
 
 def test_seeds_replay_to_five_text_pages(seeds: Path) -> None:
-    """seeds/ gives exactly five plain-text captures with synthetic URLs and the fixed time."""
+    """seeds/ gives exactly five plain-text captures with synthetic URLs; having no recorded
+    capture time, they are fetched at the time the replay started (never 1970)."""
     pages = _pages(seeds)
     assert len(pages) == 5
     assert [p.final_url for p in pages] == [
         f"https://replay.invalid/{p.name}" for p in sorted(seeds.glob("*.txt"))
     ]
     assert all(p.is_text_capture and p.content_type == "text/plain" for p in pages)
-    assert {p.fetched_at for p in pages} == {UNKNOWN_CAPTURE_TIME}
+    assert {p.fetched_at for p in pages} == {STARTED}
+    default = [i.page for i in ReplaySource([seeds], run_id="t")]
+    assert all(p.fetched_at.year > 1970 for p in default)  # the default: the run's start, now
     assert {p.entry.origin.kind for p in pages} == {"replay"}
     assert all(canonical_url(p.final_url) == p.final_url for p in pages)
 
 
 def test_seeds_replay_is_identical_across_runs_and_checkouts(seeds: Path, tmp_path: Path) -> None:
-    """Two runs, and a copy of seeds/ elsewhere, give the same pages and event ids."""
+    """Two runs (started at the same time), and a copy of seeds/ elsewhere, give the same
+    pages and event ids."""
     copy = tmp_path / "elsewhere" / "seeds"
     shutil.copytree(seeds, copy)
     first, second, moved = _pages(seeds), _pages(seeds), _pages(copy)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -98,8 +99,9 @@ def test_progress_bar_on_a_terminal() -> None:
 
 async def test_async_iteration_matches_sync(seeds: Path) -> None:
     """`aiter()` yields the same items as plain iteration, reading in a worker thread."""
-    sync = [item.page for item in ReplaySource([seeds], run_id="r1")]
-    source = ReplaySource([seeds], run_id="r1")
+    started = datetime(2026, 12, 1, tzinfo=UTC)
+    sync = [item.page for item in ReplaySource([seeds], run_id="r1", read_at=started)]
+    source = ReplaySource([seeds], run_id="r1", read_at=started)
     items = [item async for item in source.aiter()]
     assert [i.page for i in items] == sync and {i.run_id for i in items} == {"r1"}
     assert source.bytes_done == source.total_bytes > 0

@@ -166,3 +166,46 @@ def test_fast_path_equals_feedparser_on_every_corpus_file_it_answers() -> None:
             differing.append(path.name)
     assert differing == []
     assert taken >= 150
+
+
+AUTHOR_FORMS = {
+    "email (Name)": "<author>desk@example.com (AP)</author>",
+    "Name (email)": "<author>AP (desk@example.com)</author>",
+    "Name <email>": "<author>Ann Lee &lt;ann@example.com&gt;</author>",
+    "email <Name>": "<author>ann@example.com &lt;Ann&gt;</author>",
+    "email only": "<author>desk@example.com</author>",
+    "email ()": "<author>desk@example.com ()</author>",
+    "mailto": "<author>mailto:ann@example.com</author>",
+    "email with subject": "<author>ann@example.com?subject=hi (Ann)</author>",
+    "name only": "<author>Ann Lee</author>",
+    "By name": "<author>By Ann Lee</author>",
+    "name with agency": "<author>Ann Lee (Reuters)</author>",
+    "spaced": "<author>  desk@example.com   ( The AP )  </author>",
+    "empty": "<author></author>",
+    "blank": "<author>   </author>",
+    "html": "<author>&lt;b&gt;Ann&lt;/b&gt;</author>",
+    "cdata": "<author><![CDATA[Ann Lee <ann@example.com>]]></author>",
+    "non-ASCII": "<author>Zo\u00eb L\u00f3pez (zoe@example.com)</author>",
+    "dc:creator email (Name)": "<dc:creator>desk@example.com (AP)</dc:creator>",
+    "dc:creator name": "<dc:creator>Ann Lee</dc:creator>",
+    "itunes:author email (Name)": "<itunes:author>ann@example.com (Ann Lee)</itunes:author>",
+}
+
+
+@pytest.mark.parametrize("element", AUTHOR_FORMS.values(), ids=AUTHOR_FORMS.keys())
+def test_fast_path_gives_feedparsers_authors_for_every_author_form(element: str) -> None:
+    """Every RSS author form gives the same entry on both paths (`desk@example.com (AP)` is
+    `AP` on both), so an event never depends on which parser read its feed."""
+    body = rss(f"<item><title>x</title><link>https://news.example/1</link>{element}</item>")
+    quick = fast(body)
+    assert quick is not None
+    assert quick == slow(body)
+
+
+def test_an_rss_author_with_an_address_gives_the_name() -> None:
+    """The issue's case: `desk@example.com (AP)` is the author `AP` on the fast path."""
+    body = rss(
+        AUTHOR_FORMS["email (Name)"].join(["<item><link>https://news.example/1</link>", "</item>"])
+    )
+    quick = fast(body)
+    assert quick is not None and quick.entries[0].authors == ("AP",)

@@ -156,6 +156,26 @@ def test_json_feed_1_1_fields() -> None:
     assert feed.skipped_entries == 2
 
 
+def test_json_feed_values_of_the_wrong_type_are_dropped_and_counted() -> None:
+    """A number where JSON Feed wants a string is no value: `"url": 1.2` gives no link (the
+    item is skipped, not sent to `https://.../1.2`), `"title": 1000` no title; each is counted."""
+    doc = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": 7,
+        "items": [
+            {"id": "1", "url": 1.2, "title": "Bad link"},
+            {"id": "2", "url": "/two", "title": 1000, "summary": ["x"], "content_text": "ok"},
+            {"id": "3", "url": "/three", "authors": [{"name": 5}, {"name": "Ann"}]},
+        ],
+    }
+    feed = parse(json.dumps(doc).encode(), "application/feed+json")
+    two, three = feed.entries
+    assert feed.title is None and feed.skipped_entries == 1
+    assert (two.url, two.title, two.summary) == ("https://news.example/two", None, None)
+    assert three.authors == ("Ann",)
+    assert feed.invalid_values == 5  # feed title, url, title, summary, one author name
+
+
 @pytest.mark.corpus
 @pytest.mark.skipif(not CORPORA.is_dir(), reason="../shared/corpora is not present")
 def test_every_corpus_file_parses_or_raises_feed_error() -> None:
