@@ -34,6 +34,7 @@ class FeedSpec:
     language: str | None = None
     min_interval: float | None = None  # seconds; overrides poll.min_interval for this feed
     max_interval: float | None = None  # seconds; overrides poll.max_interval for this feed
+    tags: tuple[str, ...] = ()  # operator's categories (OPML `category`, `feeds add --tag`)
 
 
 @dataclass(frozen=True, slots=True)

@@ -198,6 +198,7 @@ class FeedConfig(_Section):
     language: str | None = Field(None, description="Declared language (ISO 639-1).")
     min_interval: float | None = Field(None, gt=0, description="Overrides poll.min_interval.")
     max_interval: float | None = Field(None, gt=0, description="Overrides poll.max_interval.")
+    tags: list[str] = Field(default_factory=list, description="Categories (kept in OPML export).")
 
     @field_validator("url")
     @classmethod
