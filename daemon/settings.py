@@ -70,11 +70,33 @@ class KafkaSettings(_Section):
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="Broker security protocol."
     )
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
-        None, description="SASL mechanism, when a SASL protocol is used."
+    ssl_cafile: Path | None = Field(
+        None, description="CA bundle (PEM) that signed the brokers' certificates; unset: system."
+    )
+    ssl_certfile: Path | None = Field(None, description="Client certificate (PEM), for mTLS.")
+    ssl_keyfile: Path | None = Field(None, description="Client private key (PEM), for mTLS.")
+    ssl_key_password: SecretStr | None = Field(None, description="Password of the key (secret).")
+    ssl_key_password_file: Path | None = Field(None, description="File holding that password.")
+    ssl_check_hostname: bool = Field(
+        True, description="Check that the broker certificate names the host connected to."
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = (
+        Field(None, description="SASL mechanism, when a SASL protocol is used.")
     )
     sasl_username: str | None = Field(None, description="SASL user name.")
     sasl_password: SecretStr | None = Field(None, description="SASL password (secret).")
+    sasl_password_file: Path | None = Field(None, description="File holding the SASL password.")
+    sasl_oauth_token_url: str | None = Field(
+        None, description="OAUTHBEARER: OAuth 2.0 token endpoint (client-credentials grant)."
+    )
+    sasl_oauth_client_id: str | None = Field(None, description="OAUTHBEARER: client id.")
+    sasl_oauth_client_secret: SecretStr | None = Field(
+        None, description="OAUTHBEARER: client secret (secret)."
+    )
+    sasl_oauth_client_secret_file: Path | None = Field(
+        None, description="File holding the OAUTHBEARER client secret."
+    )
+    sasl_oauth_scope: str | None = Field(None, description="OAUTHBEARER: scope requested.")
     topics: TopicSettings = Field(default_factory=TopicSettings)
 
 
