@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from daemon.errors import ConfigError
+from daemon.fetch.proxy import ProxyURL
 
 DEFAULT_CONFIG = Path("config/newsd.toml")
 _config_data: ContextVar[dict[str, Any] | None] = ContextVar("newsd_config_data", default=None)
@@ -146,6 +147,19 @@ class FetchSettings(_Section):
     robots_unreachable_ttl: float = Field(
         600.0, gt=0, description="Seconds a 5xx/unreachable robots.txt disallows before re-asking."
     )
+    proxy: str | None = Field(
+        None, description="Egress proxy http://[user:pass@]host:port; every fetch is CONNECTed."
+    )
+    ca_bundle: Path | None = Field(
+        None, description="Extra CA certificates (PEM) trusted for https fetches."
+    )
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            ProxyURL.parse(value)
+        return value
 
 
 class PollSettings(_Section):

@@ -22,6 +22,7 @@ What a `get` promises:
     network_error        yes         read/write error after connecting
     protocol_error       yes / no    the server broke HTTP (remote) / we could not speak it (local)
     tls_error            no          certificate or handshake failure
+    proxy_error          yes         `fetch.proxy` refused or broke the CONNECT tunnel
     too_large            no          body over a cap
     too_many_redirects   no          more than `max_redirects` hops
     bad_scheme, bad_url  no          not http(s), no host, malformed
@@ -31,7 +32,9 @@ What a `get` promises:
 The layers, each with one concern (the hot path of a feed poll runs through all of them):
 `HttpFetcher` (redirects, deadline, caps, politeness) → `wire.py` (httpcore requests built
 without an httpx client) → `OriginPool` (keep-alive per origin, O(1) per request) →
-`GuardedBackend` (resolve, vet, connect to the vetted IP) → `AsyncioBackend` (asyncio streams).
+`GuardedBackend` (resolve, vet, connect to the vetted IP; or `TunnelBackend`: vet the same way,
+then CONNECT to the vetted IP through `fetch.proxy`) → `AsyncioBackend` (asyncio streams).
+https is verified against the system's roots plus `fetch.ca_bundle`.
 """
 
 from __future__ import annotations
@@ -49,12 +52,13 @@ import httpx
 import structlog
 
 from daemon import __version__
-from daemon.errors import BlockedAddress, FetchError
+from daemon.errors import BlockedAddress, ConfigError, FetchError
 from daemon.fetch.decoding import BodyReader
 from daemon.fetch.guard import AddressPolicy, parse_address, scheme_refusal
 from daemon.fetch.hosts import Politeness
 from daemon.fetch.http import Hop, HttpResponse, RequestKind
 from daemon.fetch.pool import OriginPool
+from daemon.fetch.proxy import ProxyURL, TunnelBackend
 from daemon.fetch.streams import AsyncioBackend
 from daemon.fetch.wire import (
     CoreSend,
@@ -283,7 +287,11 @@ class HttpFetcher:
         self._on_response = on_response
         self._now = now
         guarded = GuardedBackend(self._policy, inner=backend, resolve=resolve)
-        self._transport = transport or GuardedTransport(guarded, limits=_limits(settings))
+        self._transport = transport or GuardedTransport(
+            _through_proxy(settings, guarded, backend),
+            limits=_limits(settings),
+            ssl_context=tls_context(settings),
+        )
         self._send_core: CoreSend = (
             self._transport.send_core
             if isinstance(self._transport, GuardedTransport)
@@ -402,6 +410,28 @@ class HttpFetcher:
             log.warning("fetch.on_response_failed", url=response.final_url, error=repr(exc))
 
 
+def _through_proxy(
+    settings: FetchSettings, guarded: GuardedBackend, inner: httpcore.AsyncNetworkBackend | None
+) -> httpcore.AsyncNetworkBackend:
+    """The guarded backend, or a CONNECT tunnel through `fetch.proxy` that vets the same way."""
+    if settings.proxy is None:
+        return guarded
+    return TunnelBackend(ProxyURL.parse(settings.proxy), guarded, inner or AsyncioBackend())
+
+
+def tls_context(settings: FetchSettings) -> ssl.SSLContext:
+    """The system's trusted roots, plus `fetch.ca_bundle` when set (`ConfigError` if unusable)."""
+    context = httpx.create_ssl_context(trust_env=False)
+    if settings.ca_bundle is not None:
+        try:
+            context.load_verify_locations(cafile=settings.ca_bundle)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                "fetch.ca_bundle", f"fetch.ca_bundle: {settings.ca_bundle}: {exc}"
+            ) from None
+    return context
+
+
 def _redirect_target(response: HttpResponse) -> str | None:
     location = response.headers.get("location")
     if response.status not in REDIRECT_STATUSES or not location:
@@ -431,6 +461,7 @@ _TRANSLATIONS: tuple[tuple[tuple[type[Exception], ...], str, bool], ...] = (
     ((httpx.InvalidURL,), "bad_url", False),
     ((httpx.RemoteProtocolError, httpcore.RemoteProtocolError), "protocol_error", True),
     ((httpx.LocalProtocolError, httpcore.LocalProtocolError), "protocol_error", False),
+    ((httpcore.ProxyError, httpx.ProxyError), "proxy_error", True),
     ((httpx.ConnectError, httpcore.ConnectError), "connect_error", True),
     ((httpx.NetworkError, httpcore.NetworkError, OSError), "network_error", True),
     ((httpx.DecodingError,), "bad_encoding", False),
