@@ -313,4 +313,7 @@ def _config_error(exc: ValidationError) -> ConfigError:
 def dump(settings: Settings) -> dict[str, Any]:
     """The resolved settings as plain data, secrets masked."""
     data: dict[str, Any] = settings.model_dump(mode="json")
+    proxy = data["fetch"].get("proxy")
+    if proxy and "@" in proxy:  # http://user:password@host:port → http://****@host:port
+        data["fetch"]["proxy"] = "http://****@" + proxy.rsplit("@", 1)[1]
     return data
