@@ -87,11 +87,12 @@ async def _refuse_known(repos: FeedRepos, spec: FeedSpec) -> None:
 
 
 async def remove_feed(repos: FeedRepos, feed_id: str) -> None:
-    """Remove a run-time feed; its cursor stays stored for a later re-add of the same URL."""
+    """Remove a run-time feed and its pause flag; its cursor stays stored for a later re-add."""
     if feed_id in {s.feed_id for s in specs_from_config(repos.configured)}:
         raise ConfigError("id", f"{feed_id} is declared in the config file: remove it there")
     if not await repos.state.remove_import(feed_id):
         raise ConfigError("id", f"no feed with id {feed_id!r}")
+    await repos.control.forget(feed_id)
     await repos.control.bump()
 
 

@@ -99,6 +99,11 @@ class FeedControlRepo:
 
         await self.store.run(write)
 
+    async def forget(self, feed_id: str) -> None:
+        """Drop a feed's flags (it was removed: added again, it starts active)."""
+        sql = "DELETE FROM feed_control WHERE feed_id = ?"
+        await self.store.run(lambda c: c.execute(sql, (feed_id,)))
+
     async def controls(self) -> tuple[frozenset[str], frozenset[str]]:
         """(paused feed ids, feed ids with a pending un-retire request)."""
         sql = "SELECT feed_id, paused, unretire FROM feed_control"

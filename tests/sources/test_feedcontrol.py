@@ -76,8 +76,8 @@ async def test_opml_export_then_import_reproduces_the_same_feed_set(tmp_path: Pa
 
 
 async def test_every_feed_command_moves_the_control_counter(tmp_path: Path) -> None:
-    """add, pause, resume, remove and import each bump the counter a daemon watches; resume
-    leaves an un-retire request that `clear_unretire` settles."""
+    """add, pause, resume and remove each bump the counter a daemon watches; resume leaves an
+    un-retire request that `clear_unretire` settles; remove forgets the pause flag."""
     store, repos = await repos_in(tmp_path, [])
     seen = [await repos.control.version()]
     await feedadmin.add_feed(repos, "https://x.example/rss", feed_id="x")
@@ -90,8 +90,10 @@ async def test_every_feed_command_moves_the_control_counter(tmp_path: Path) -> N
     assert await repos.control.controls() == (frozenset(), frozenset({"x"}))
     await repos.control.clear_unretire(frozenset({"x"}))
     assert await repos.control.controls() == (frozenset(), frozenset())
+    await feedadmin.set_paused(repos, "x", paused=True)
     await feedadmin.remove_feed(repos, "x")
     seen.append(await repos.control.version())
+    assert await repos.control.controls() == (frozenset(), frozenset())  # re-added: active
     await store.close()
     assert seen == sorted(set(seen)) and len(seen) == 5
 
