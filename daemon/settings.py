@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from daemon.errors import ConfigError
-from daemon.fetch.proxy import ProxyURL
+from daemon.fetch.transport.proxy import ProxyURL
 
 DEFAULT_CONFIG = Path("config/newsd.toml")
 _config_data: ContextVar[dict[str, Any] | None] = ContextVar("newsd_config_data", default=None)
@@ -146,6 +146,9 @@ class FetchSettings(_Section):
     )
     robots_unreachable_ttl: float = Field(
         600.0, gt=0, description="Seconds a 5xx/unreachable robots.txt disallows before re-asking."
+    )
+    pool: Literal["newsd", "httpcore"] = Field(
+        "newsd", description="Connection pool: newsd's, or httpcore's stock one (debugging)."
     )
     proxy: str | None = Field(
         None, description="Egress proxy http://[user:pass@]host:port; every fetch is CONNECTed."

@@ -13,7 +13,7 @@ import trustme
 
 from daemon.errors import BlockedAddress, ConfigError, FetchError
 from daemon.fetch.client import HttpFetcher
-from daemon.fetch.proxy import ProxyURL, connect_request
+from daemon.fetch.transport.proxy import ProxyURL, connect_request
 from daemon.sinks.embedded import free_port
 from tests.connectproxy import ConnectProxy
 from tests.fetch.support import fetch_settings
