@@ -115,3 +115,35 @@ def test_every_command_accepts_config(tmp_path: Path):
     with pytest.raises(SystemExit) as usage:
         main(["run", "--no-such-flag", "--config", str(config)])
     assert usage.value.code == 2
+
+
+def test_feeds_export_then_import_elsewhere_gives_the_same_list(tmp_path: Path, capsys):
+    """`feeds export FILE` then `feeds import FILE` into another state: the same ids, URLs and
+    tags in `feeds list --json` (config feeds exported too, imported as run-time feeds)."""
+    config = tmp_path / "newsd.toml"
+    config.write_text('[[feeds]]\nid = "conf"\nurl = "https://c.example/rss"\ntags = ["Wire"]\n')
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    one = ["--state", str(tmp_path / "one"), "--config", str(config)]
+    two = ["--state", str(tmp_path / "two"), "--config", str(empty)]
+    assert (
+        main(["feeds", "add", "https://d.example/atom", "--id", "d1", "--tag", "Tech", *one]) == 0
+    )
+    exported = tmp_path / "feeds.opml"
+    assert main(["feeds", "export", str(exported), *one]) == 0
+    assert main(["feeds", "import", str(exported), *two]) == 0
+    capsys.readouterr()
+
+    def listed(options: list[str]) -> set[tuple[str, str, tuple[str, ...]]]:
+        assert main(["feeds", "list", "--json", *options]) == 0
+        rows = json.loads(capsys.readouterr().out)
+        return {(r["feed_id"], r["url"], tuple(r["tags"])) for r in rows}
+
+    assert (
+        listed(one)
+        == listed(two)
+        == {
+            ("conf", "https://c.example/rss", ("Wire",)),
+            ("d1", "https://d.example/atom", ("Tech",)),
+        }
+    )
