@@ -117,7 +117,33 @@ async def test_tls_with_a_wrong_ca_fails_at_once_with_a_clear_error(
     assert "kafka.ssl_cafile" in str(caught.value)
 
 
-def test_tls_hostname_mismatch_is_refused_unless_turned_off(tmp_path: Path, ca: trustme.CA) -> None:
+async def test_a_certificate_for_another_host_is_refused_unless_the_check_is_off(
+    tmp_path: Path, ca: trustme.CA, topic_prefix: str
+) -> None:
+    """A broker whose certificate (signed by the trusted CA) names another host fails the
+    default hostname check with a clear error; `ssl_check_hostname = false` accepts it."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("kafka.internal").configure_cert(context)
+    files = pem_files(tmp_path, ca)
+    with TlsKafka(context) as elsewhere:
+        boot = elsewhere.bootstrap_servers
+        strict = KafkaSink(kafka(boot, topic_prefix, security_protocol="SSL", **files), boot)
+        with pytest.raises(SinkError) as caught:
+            await strict.start()
+        relaxed = KafkaSink(
+            kafka(boot, topic_prefix, security_protocol="SSL", ssl_check_hostname=False, **files),
+            boot,
+        )
+        await relaxed.start()
+        try:
+            await (await relaxed.send(OutMessage("articles", b"k", b"{}", ())))
+        finally:
+            await relaxed.close()
+    assert caught.value.reason == "kafka_tls"
+    assert "mismatch, certificate is not valid for '127.0.0.1'" in str(caught.value)
+
+
+def test_hostname_check_is_on_by_default_in_the_context(tmp_path: Path, ca: trustme.CA) -> None:
     """Hostname verification is on by default; `ssl_check_hostname = false` turns it off."""
     files = pem_files(tmp_path, ca)
     on = connection_options(kafka("x:1", "", security_protocol="SSL", **files))["ssl_context"]
