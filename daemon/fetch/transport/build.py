@@ -19,8 +19,13 @@ import httpx
 
 from daemon.errors import ConfigError
 from daemon.fetch.guard import AddressPolicy
-from daemon.fetch.transport.guarded import GuardedBackend, GuardedTransport, Pool, Resolve
-from daemon.fetch.transport.guarded import system_resolve as system_resolve
+from daemon.fetch.transport.guarded import (
+    GuardedBackend,
+    GuardedTransport,
+    Pool,
+    Resolve,
+    system_resolve,
+)
 from daemon.fetch.transport.pool import OriginPool
 from daemon.fetch.transport.proxy import ProxyURL, TunnelBackend
 from daemon.fetch.transport.streams import AsyncioBackend
