@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import signal
 import sys
@@ -45,8 +44,8 @@ from daemon.sinks.base import Sink
 from daemon.sinks.embedded import EmbeddedBroker
 from daemon.sinks.jsonl import JsonlSink
 from daemon.sinks.kafka import KafkaSink, client_options, topic_names
+from daemon.sources.feedcontrol import FeedControlRepo, FeedWatcher, current_feeds
 from daemon.sources.feedstate import FeedStateRepo
-from daemon.sources.opml import import_opml, list_feeds, load_feeds
 from daemon.sources.poller import Poller
 from daemon.state.sqlite import Store
 
@@ -143,14 +142,17 @@ async def run(settings: Settings, *, once: bool) -> int:
             rt.store, seen_window=poll.seen_window, seen_max=poll.seen_max_per_feed
         )
         await feeds.start()
-        specs = await load_feeds(feeds, resolved.feeds)
+        control = FeedControlRepo(rt.store)
+        await control.start()
+        watcher = FeedWatcher(feeds, control, resolved.feeds, every=poll.tick)
+        specs = (await current_feeds(feeds, control, resolved.feeds)).specs
         poller = Poller(resolved.poll, specs, rt.http, feeds, rt.pipeline.feed)
-        await poller.start()
-        log.info("daemon.started", feeds=len(specs), once=once)
+        applied = await watcher.apply(poller)
+        log.info("daemon.started", feeds=len(specs), paused=len(applied.paused), once=once)
         if once:
             await _run_once(rt, poller)
         else:
-            await _run_forever(rt, poller)
+            await _run_forever(rt, poller, watcher)
         rt.metrics.merge(poller.counts)
         _log_summary(rt.metrics)
     return 0
@@ -162,11 +164,13 @@ async def _run_once(rt: Runtime, poller: Poller) -> None:
     await poller.close()
 
 
-async def _run_forever(rt: Runtime, poller: Poller) -> None:
+async def _run_forever(rt: Runtime, poller: Poller, watcher: FeedWatcher) -> None:
     stop = asyncio.Event()
     stop_on_signals(stop)
     reporter = asyncio.create_task(_report(rt, poller, stop))
+    watching = asyncio.create_task(watcher.run(poller, stop))
     await poller.run(stop)
+    await watching
     log.info("daemon.stopping", grace_s=rt.settings.pipeline.shutdown_grace)
     drained = await rt.pipeline.drain(timeout=rt.settings.pipeline.shutdown_grace)
     if not drained:
@@ -273,7 +277,7 @@ def _fresh_state(settings: Settings, fresh: bool) -> Iterator[Settings]:
         yield settings.model_copy(update={"state": state})
 
 
-# -- newsd extract, feeds ------------------------------------------------------------------------
+# -- newsd extract ------------------------------------------------------------------------------
 
 
 def extract(settings: Settings, paths: list[str], *, url: str | None, jsonl: bool) -> int:
@@ -286,45 +290,6 @@ def extract(settings: Settings, paths: list[str], *, url: str | None, jsonl: boo
         else:
             print(json.dumps(fields, ensure_ascii=False, indent=2, default=str))
     return 0
-
-
-async def feeds_import(settings: Settings, path: Path) -> int:
-    configure(settings.log.level, settings.log.format)
-    async with _feed_repo(settings) as repo:
-        result = await import_opml(path, repo, configured=settings.feeds)
-    print(
-        json.dumps(
-            {
-                "added": [dataclasses.asdict(spec) for spec in result.added],
-                "duplicates": result.duplicates,
-                "invalid": result.invalid,
-            },
-            indent=2,
-            default=str,
-        )
-    )
-    return 0
-
-
-async def feeds_list(settings: Settings) -> int:
-    configure(settings.log.level, settings.log.format)
-    async with _feed_repo(settings) as repo:
-        rows = await list_feeds(repo, configured=settings.feeds)
-    for row in rows:
-        print(json.dumps(dataclasses.asdict(row), ensure_ascii=False, default=str))
-    return 0
-
-
-@contextlib.asynccontextmanager
-async def _feed_repo(settings: Settings) -> AsyncIterator[FeedStateRepo]:
-    store = Store.in_dir(settings.state.dir)
-    await store.open()
-    try:
-        repo = FeedStateRepo(store)
-        await repo.start()
-        yield repo
-    finally:
-        await store.close()
 
 
 # -- newsd config, tail --------------------------------------------------------------------------

@@ -6,7 +6,8 @@
     newsd extract PATH... [--url URL] [--jsonl]
     newsd config
     newsd tail TOPIC [--from-beginning] [--max N]
-    newsd feeds import FILE.opml | newsd feeds list
+    newsd feeds add URL [--id ID] [--interval S] [--tag T]... | remove ID | pause ID | resume ID
+    newsd feeds list [--json] | import FILE.opml | export [FILE.opml]
     newsd health [--state DIR] [--max-age S]
 
 Every command accepts `--config FILE` (default `config/newsd.toml`, or `NEWSD_CONFIG`).
@@ -130,12 +131,26 @@ def _add_feeds(
 ) -> None:
     feeds = sub.add_parser("feeds", parents=[common], help="manage the feed list")
     feeds_sub = feeds.add_subparsers(dest="feeds_command", required=True)
-    imp = feeds_sub.add_parser("import", parents=[common], help="import feeds from OPML")
+    state = argparse.ArgumentParser(add_help=False, parents=[common])
+    state.add_argument("--state", metavar="DIR", help="durable state directory")
+    add = feeds_sub.add_parser("add", parents=[state], help="add a feed (applied while running)")
+    add.add_argument("url", metavar="URL")
+    add.add_argument("--id", dest="feed_id", default=None, help="feed id (default: from the URL)")
+    add.add_argument("--interval", type=float, default=None, help="poll every S seconds")
+    add.add_argument("--tag", action="append", default=[], help="a category (repeatable)")
+    add.set_defaults(handler=_cmd_feeds_add)
+    for action, text in (("remove", "remove"), ("pause", "pause"), ("resume", "resume/un-retire")):
+        change = feeds_sub.add_parser(action, parents=[state], help=f"{text} a feed by id")
+        change.add_argument("feed_id", metavar="ID")
+        change.set_defaults(handler=_cmd_feeds_change, action=action)
+    imp = feeds_sub.add_parser("import", parents=[state], help="import feeds from OPML")
     imp.add_argument("file", type=Path, metavar="FILE.opml")
-    imp.add_argument("--state", metavar="DIR", help="durable state directory")
     imp.set_defaults(handler=_cmd_feeds_import)
-    lst = feeds_sub.add_parser("list", parents=[common], help="list configured and imported feeds")
-    lst.add_argument("--state", metavar="DIR", help="durable state directory")
+    exp = feeds_sub.add_parser("export", parents=[state], help="write every feed as OPML 2.0")
+    exp.add_argument("file", type=Path, nargs="?", default=None, metavar="FILE.opml")
+    exp.set_defaults(handler=_cmd_feeds_export)
+    lst = feeds_sub.add_parser("list", parents=[state], help="list every feed and its state")
+    lst.add_argument("--json", action="store_true", help="a JSON array instead of a table")
     lst.set_defaults(handler=_cmd_feeds_list)
 
 
@@ -202,15 +217,37 @@ def _cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_feeds_import(args: argparse.Namespace, settings: Settings) -> int:
-    from daemon import app
+    from daemon.sources import feedadmin
 
-    return eventloop.run(app.feeds_import(settings, args.file))
+    return eventloop.run(feedadmin.feeds_import(settings, args.file))
 
 
 def _cmd_feeds_list(args: argparse.Namespace, settings: Settings) -> int:
-    from daemon import app
+    from daemon.sources import feedadmin
 
-    return eventloop.run(app.feeds_list(settings))
+    return eventloop.run(feedadmin.feeds_list(settings, as_json=args.json))
+
+
+def _cmd_feeds_add(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.sources import feedadmin
+
+    return eventloop.run(
+        feedadmin.feeds_add(
+            settings, args.url, feed_id=args.feed_id, interval=args.interval, tags=args.tag
+        )
+    )
+
+
+def _cmd_feeds_change(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.sources import feedadmin
+
+    return eventloop.run(feedadmin.feeds_change(settings, args.action, args.feed_id))
+
+
+def _cmd_feeds_export(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.sources import feedadmin
+
+    return eventloop.run(feedadmin.feeds_export(settings, args.file))
 
 
 def _cmd_health(args: argparse.Namespace, settings: Settings) -> int:

@@ -49,9 +49,11 @@ class FeedSpec:
     publisher: str | None = None
     language: str | None = None
     country: str | None = None
-    tags: tuple[str, ...] = ()
     min_interval: float | None = None  # seconds; overrides poll.min_interval for this feed
     max_interval: float | None = None  # seconds; overrides poll.max_interval for this feed
+    tags: tuple[
+        str, ...
+    ] = ()  # operator's categories (OPML `category`, `feeds add --tag`); source.tags
 
     def source(self) -> FeedSource | None:
         """The configured publisher facts, or None when the configuration gives none."""

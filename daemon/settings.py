@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from daemon.errors import ConfigError
+from daemon.fetch.transport.proxy import ProxyURL
 
 DEFAULT_CONFIG = Path("config/newsd.toml")
 _config_data: ContextVar[dict[str, Any] | None] = ContextVar("newsd_config_data", default=None)
@@ -77,11 +78,33 @@ class KafkaSettings(_Section):
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="Broker security protocol."
     )
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
-        None, description="SASL mechanism, when a SASL protocol is used."
+    ssl_cafile: Path | None = Field(
+        None, description="CA bundle (PEM) that signed the brokers' certificates; unset: system."
+    )
+    ssl_certfile: Path | None = Field(None, description="Client certificate (PEM), for mTLS.")
+    ssl_keyfile: Path | None = Field(None, description="Client private key (PEM), for mTLS.")
+    ssl_key_password: SecretStr | None = Field(None, description="Password of the key (secret).")
+    ssl_key_password_file: Path | None = Field(None, description="File holding that password.")
+    ssl_check_hostname: bool = Field(
+        True, description="Check that the broker certificate names the host connected to."
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = (
+        Field(None, description="SASL mechanism, when a SASL protocol is used.")
     )
     sasl_username: str | None = Field(None, description="SASL user name.")
     sasl_password: SecretStr | None = Field(None, description="SASL password (secret).")
+    sasl_password_file: Path | None = Field(None, description="File holding the SASL password.")
+    sasl_oauth_token_url: str | None = Field(
+        None, description="OAUTHBEARER: OAuth 2.0 token endpoint (client-credentials grant)."
+    )
+    sasl_oauth_client_id: str | None = Field(None, description="OAUTHBEARER: client id.")
+    sasl_oauth_client_secret: SecretStr | None = Field(
+        None, description="OAUTHBEARER: client secret (secret)."
+    )
+    sasl_oauth_client_secret_file: Path | None = Field(
+        None, description="File holding the OAUTHBEARER client secret."
+    )
+    sasl_oauth_scope: str | None = Field(None, description="OAUTHBEARER: scope requested.")
     topics: TopicSettings = Field(default_factory=TopicSettings)
     schema_registry: SchemaRegistrySettings = Field(default_factory=SchemaRegistrySettings)
 
@@ -132,6 +155,22 @@ class FetchSettings(_Section):
     robots_unreachable_ttl: float = Field(
         600.0, gt=0, description="Seconds a 5xx/unreachable robots.txt disallows before re-asking."
     )
+    pool: Literal["newsd", "httpcore"] = Field(
+        "newsd", description="Connection pool: newsd's, or httpcore's stock one (debugging)."
+    )
+    proxy: str | None = Field(
+        None, description="Egress proxy http://[user:pass@]host:port; every fetch is CONNECTed."
+    )
+    ca_bundle: Path | None = Field(
+        None, description="Extra CA certificates (PEM) trusted for https fetches."
+    )
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            ProxyURL.parse(value)
+        return value
 
 
 class PollSettings(_Section):
@@ -211,9 +250,11 @@ class FeedConfig(_Section):
     country: str | None = Field(
         None, pattern=r"^[A-Z]{2}$", description="Publisher country (ISO 3166-1 alpha-2)."
     )
-    tags: tuple[str, ...] = Field((), description="Tags of this feed (events: source.tags).")
     min_interval: float | None = Field(None, gt=0, description="Overrides poll.min_interval.")
     max_interval: float | None = Field(None, gt=0, description="Overrides poll.max_interval.")
+    tags: list[str] = Field(
+        default_factory=list, description="Categories (OPML export; events: source.tags)."
+    )
 
     @field_validator("url")
     @classmethod
@@ -292,4 +333,7 @@ def _config_error(exc: ValidationError) -> ConfigError:
 def dump(settings: Settings) -> dict[str, Any]:
     """The resolved settings as plain data, secrets masked."""
     data: dict[str, Any] = settings.model_dump(mode="json")
+    proxy = data["fetch"].get("proxy")
+    if proxy and "@" in proxy:  # http://user:password@host:port → http://****@host:port
+        data["fetch"]["proxy"] = "http://****@" + proxy.rsplit("@", 1)[1]
     return data

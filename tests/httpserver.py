@@ -59,6 +59,7 @@ class Hit:
     headers: Mapping[str, str]  # lower-cased names
     started: float
     finished: float = 0.0
+    body: bytes = b""  # the request body (POST)
 
 
 Responder = Reply | Callable[[Hit], Reply]
@@ -133,7 +134,7 @@ class HttpServer:
         with self._lock:
             hit = self._hits[index]
             self._hits[index] = Hit(
-                hit.method, hit.path, hit.headers, hit.started, time.monotonic()
+                hit.method, hit.path, hit.headers, hit.started, time.monotonic(), hit.body
             )
 
 
@@ -158,11 +159,18 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 10  # idle keep-alive connections end
 
     def do_GET(self) -> None:
+        self._answer("GET", b"")
+
+    def do_POST(self) -> None:
+        self._answer("POST", self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+    def _answer(self, method: str, body: bytes) -> None:
         hit = Hit(
-            method="GET",
+            method=method,
             path=self.path,
             headers={k.lower(): v for k, v in self.headers.items()},
             started=time.monotonic(),
+            body=body,
         )
         index = self.server_owner._arrived(hit)
         try:

@@ -63,6 +63,8 @@ def test_bad_config_exits_with_code_2(tmp_path, capsys):
 def test_config_command_prints_resolved_settings_with_secrets_masked(tmp_path, capsys, monkeypatch):
     """Secrets never appear in `newsd config` output."""
     monkeypatch.setenv("NEWSD_KAFKA__SASL_PASSWORD", "hunter2")
+    monkeypatch.setenv("NEWSD_KAFKA__SASL_OAUTH_CLIENT_SECRET", "hunter2")
+    monkeypatch.setenv("NEWSD_FETCH__PROXY", "http://me:hunter2@proxy.internal:3128")
     path = write(tmp_path, '[kafka]\nbootstrap_servers = "k:9092"\n')
     assert main(["config", "--config", str(path)]) == 0
     out = capsys.readouterr().out
@@ -70,6 +72,7 @@ def test_config_command_prints_resolved_settings_with_secrets_masked(tmp_path, c
     resolved = json.loads(out)
     assert resolved["kafka"]["bootstrap_servers"] == "k:9092"
     assert resolved["kafka"]["sasl_password"] == "**********"
+    assert resolved["fetch"]["proxy"] == "http://****@proxy.internal:3128"
 
 
 def _leaf_keys(model: type[BaseModel], prefix: str = "") -> set[str]:

@@ -22,6 +22,7 @@ What a `get` promises:
     network_error        yes         read/write error after connecting
     protocol_error       yes / no    the server broke HTTP (remote) / we could not speak it (local)
     tls_error            no          certificate or handshake failure
+    proxy_error          yes         `fetch.proxy` refused or broke the CONNECT tunnel
     too_large            no          body over a cap
     too_many_redirects   no          more than `max_redirects` hops
     bad_scheme, bad_url  no          not http(s), no host, malformed
@@ -29,20 +30,21 @@ What a `get` promises:
     blocked_address      no          `BlockedAddress`: the SSRF guard refused the target
 
 The layers, each with one concern (the hot path of a feed poll runs through all of them):
-`HttpFetcher` (redirects, deadline, caps, politeness) → `wire.py` (httpcore requests built
-without an httpx client) → `OriginPool` (keep-alive per origin, O(1) per request) →
-`GuardedBackend` (resolve, vet, connect to the vetted IP) → `AsyncioBackend` (asyncio streams).
+`HttpFetcher` (redirects, deadline, caps, politeness) → the transport, built in one place
+(`daemon/fetch/transport/build.py`): `wire.py` (httpcore requests built without an httpx
+client) → `OriginPool` (keep-alive per origin, O(1) per request; or httpcore's stock pool,
+`fetch.pool = "httpcore"`) → `GuardedBackend` (resolve, vet, connect to the vetted IP; or
+`TunnelBackend`: vet the same way, then CONNECT through `fetch.proxy`) → `AsyncioBackend`
+(asyncio streams).  https is verified against the system's roots plus `fetch.ca_bundle`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
 
 import httpcore
 import httpx
@@ -54,9 +56,9 @@ from daemon.fetch.decoding import BodyReader
 from daemon.fetch.guard import AddressPolicy, parse_address, scheme_refusal
 from daemon.fetch.hosts import Politeness
 from daemon.fetch.http import Hop, HttpResponse, RequestKind
-from daemon.fetch.pool import OriginPool
-from daemon.fetch.streams import AsyncioBackend
-from daemon.fetch.wire import (
+from daemon.fetch.transport.build import transport_for
+from daemon.fetch.transport.guarded import GuardedTransport, Resolve, system_resolve
+from daemon.fetch.transport.wire import (
     CoreSend,
     RawHeaders,
     core_request,
@@ -71,9 +73,6 @@ from daemon.settings import FetchSettings
 log = structlog.get_logger(__name__)
 
 OnResponse = Callable[[HttpResponse, RequestKind], Awaitable[None]]
-Resolve = Callable[[str, int], Awaitable[list[str]]]
-
-UNLIMITED = 1 << 20  # what httpx.Limits' None means, as a count
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 ACCEPT: dict[RequestKind, str] = {
     "feed": "application/rss+xml, application/atom+xml, application/feed+json, "
@@ -81,154 +80,6 @@ ACCEPT: dict[RequestKind, str] = {
     "page": "text/html, application/xhtml+xml;q=0.9, text/plain;q=0.8, */*;q=0.5",
     "robots": "text/plain, */*;q=0.5",
 }
-
-
-async def system_resolve(host: str, port: int) -> list[str]:
-    """The addresses `host` resolves to now, in resolver order, without duplicates."""
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """An httpcore network backend that resolves, vets and then connects to an IP address.
-
-    TLS still uses the URL's host name for SNI and certificate checks (httpcore passes it to
-    `start_tls`), and the Host header is untouched.  Addresses the policy refuses are skipped;
-    when none is left, `BlockedAddress` is raised.
-    """
-
-    def __init__(
-        self,
-        policy: AddressPolicy,
-        *,
-        inner: httpcore.AsyncNetworkBackend | None = None,
-        resolve: Resolve = system_resolve,
-    ) -> None:
-        self._policy = policy
-        self._inner = inner or AsyncioBackend()
-        self._resolve = resolve
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await self.vetted(host, port, timeout)
-        error: Exception = httpcore.ConnectError(f"no address for {host}")
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    address, port, timeout, local_address, socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                error = exc
-        raise error
-
-    async def vetted(self, host: str, port: int, deadline: float | None) -> list[str]:
-        """The addresses of `host` the policy allows; raises `BlockedAddress` when none is."""
-        try:
-            async with asyncio.timeout(deadline):
-                addresses = await self._addresses(host, port)
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"resolving {host}") from None
-        except OSError as exc:
-            raise httpcore.ConnectError(f"resolving {host}: {exc}") from exc
-        allowed: list[str] = []
-        refused: list[str] = []
-        for text in addresses:
-            address = parse_address(text)
-            why = "unparseable" if address is None else self._policy.check(address)
-            (refused if why else allowed).append(text if why is None else f"{text} ({why})")
-        if not allowed:
-            raise BlockedAddress(f"{host} resolves to {', '.join(refused) or 'nothing'}")
-        return allowed
-
-    async def _addresses(self, host: str, port: int) -> list[str]:
-        # An IP literal is its own (only) address: no resolver round trip (a thread hop for
-        # getaddrinfo); it is vetted below like any resolved address.  Zone ids still resolve.
-        if "%" not in host and parse_address(host) is not None:
-            return [host.strip("[]")]
-        return await self._resolve(host, port)
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise BlockedAddress(f"unix socket {path}")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class _CoreStream(httpx.AsyncByteStream):
-    def __init__(self, stream: AsyncIterator[bytes] | Any) -> None:
-        self._stream = stream
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for part in self._stream:
-            yield part
-
-    async def aclose(self) -> None:
-        if hasattr(self._stream, "aclose"):
-            await self._stream.aclose()
-
-
-class GuardedTransport(httpx.AsyncBaseTransport):
-    """An httpx transport over an `OriginPool` whose connections go through `GuardedBackend`.
-
-    `HttpFetcher` sends through `send_core` (httpcore requests, no httpx models per request);
-    `handle_async_request` serves anything that wants an httpx transport.  httpcore exceptions
-    escape as they are and are translated by `HttpFetcher` (with httpx's).
-    """
-
-    def __init__(
-        self,
-        backend: httpcore.AsyncNetworkBackend,
-        *,
-        limits: httpx.Limits,
-        ssl_context: ssl.SSLContext | None = None,
-    ) -> None:
-        self._pool = OriginPool(
-            backend,
-            ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
-            max_connections=limits.max_connections or UNLIMITED,
-            max_keepalive=limits.max_keepalive_connections or UNLIMITED,
-            keepalive_expiry=limits.keepalive_expiry,
-        )
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        core = httpcore.Request(
-            method=request.method,
-            url=httpcore.URL(
-                scheme=request.url.raw_scheme,
-                host=request.url.raw_host,
-                port=request.url.port,
-                target=request.url.raw_path,
-            ),
-            headers=request.headers.raw,
-            content=request.stream,
-            extensions=request.extensions,
-        )
-        response = await self._pool.handle_async_request(core)
-        return httpx.Response(
-            status_code=response.status,
-            headers=response.headers,
-            stream=_CoreStream(response.stream),
-            extensions=response.extensions,
-        )
-
-    async def send_core(self, request: httpcore.Request) -> httpcore.Response:
-        """Send an httpcore request straight to the pool (the fetcher's own fast path)."""
-        return await self._pool.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self._pool.aclose()
 
 
 def user_agent(settings: FetchSettings) -> str:
@@ -246,16 +97,6 @@ def _fixed_headers(settings: FetchSettings, kind: RequestKind) -> RawHeaders:
     ]
 
 
-def _limits(settings: FetchSettings) -> httpx.Limits:
-    # Keep-alive up to the concurrency cap: with few hosts every in-flight connection can be
-    # reused (OriginPool pays O(1) per idle connection); with many, idle ones expire in 30 s.
-    return httpx.Limits(
-        max_connections=settings.global_concurrency,
-        max_keepalive_connections=settings.global_concurrency,
-        keepalive_expiry=30.0,
-    )
-
-
 class HttpFetcher:
     """GET one URL safely and politely; see the module docstring for the promises.
 
@@ -263,7 +104,7 @@ class HttpFetcher:
     article fetches).  `on_response` is awaited with every response received, redirect hops
     included, and the request kind; its failures are logged, never raised.  `transport` replaces
     the guarded transport (tests, benchmarks); `backend` and `resolve` replace the network
-    backend under the guard and the DNS lookup (the guard still runs).
+    backend under the guard and the DNS lookup (the guard still runs; see `transport_for`).
     """
 
     def __init__(
@@ -282,8 +123,9 @@ class HttpFetcher:
         self._politeness = politeness or Politeness.from_settings(settings)
         self._on_response = on_response
         self._now = now
-        guarded = GuardedBackend(self._policy, inner=backend, resolve=resolve)
-        self._transport = transport or GuardedTransport(guarded, limits=_limits(settings))
+        self._transport = transport or transport_for(
+            settings, self._policy, backend=backend, resolve=resolve
+        )
         self._send_core: CoreSend = (
             self._transport.send_core
             if isinstance(self._transport, GuardedTransport)
@@ -431,6 +273,7 @@ _TRANSLATIONS: tuple[tuple[tuple[type[Exception], ...], str, bool], ...] = (
     ((httpx.InvalidURL,), "bad_url", False),
     ((httpx.RemoteProtocolError, httpcore.RemoteProtocolError), "protocol_error", True),
     ((httpx.LocalProtocolError, httpcore.LocalProtocolError), "protocol_error", False),
+    ((httpcore.ProxyError, httpx.ProxyError), "proxy_error", True),
     ((httpx.ConnectError, httpcore.ConnectError), "connect_error", True),
     ((httpx.NetworkError, httpcore.NetworkError, OSError), "network_error", True),
     ((httpx.DecodingError,), "bad_encoding", False),

@@ -21,6 +21,7 @@ from daemon.errors import SinkError
 from daemon.retry import Backoff
 from daemon.settings import KafkaSettings, TopicSettings
 from daemon.sinks.base import Channel, OutMessage
+from daemon.sinks.kafka_security import connection_options, tls_preflight
 from daemon.sinks.registry import register_schemas
 
 log = structlog.get_logger(__name__)
@@ -43,21 +44,14 @@ def topic_names(topics: TopicSettings) -> dict[Channel, str]:
 
 
 def client_options(settings: KafkaSettings, bootstrap: str) -> dict[str, Any]:
-    """Connection options shared by the producer, the admin client and `newsd tail`."""
+    """Connection options shared by the producer, the admin client and `newsd tail`; the TLS and
+    SASL ones are checked here (`ConfigError` naming the key, see `kafka_security`)."""
     options: dict[str, Any] = {
         "bootstrap_servers": bootstrap,
         "client_id": settings.client_id,
         "request_timeout_ms": settings.request_timeout_ms,
-        "security_protocol": settings.security_protocol,
     }
-    if settings.sasl_mechanism:
-        password = settings.sasl_password.get_secret_value() if settings.sasl_password else None
-        options |= {
-            "sasl_mechanism": settings.sasl_mechanism,
-            "sasl_plain_username": settings.sasl_username,
-            "sasl_plain_password": password,
-        }
-    return options
+    return options | connection_options(settings)
 
 
 class KafkaSink:
@@ -67,14 +61,16 @@ class KafkaSink:
         self.settings = settings
         self.bootstrap = bootstrap_servers
         self.topics = topic_names(settings.topics)
+        self._options = client_options(settings, bootstrap_servers)  # fails fast on bad TLS/SASL
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
+        await tls_preflight(self._options, self.bootstrap)
         if self.settings.create_topics:
             await ensure_topics(self.settings, self.bootstrap)
         await register_schemas(self.settings.schema_registry, self.topics)
         self._producer = AIOKafkaProducer(
-            **client_options(self.settings, self.bootstrap),
+            **self._options,
             acks="all",
             enable_idempotence=self.settings.enable_idempotence,
             compression_type=_codec(self.settings.compression_type),

@@ -20,6 +20,7 @@ from daemon.records import FeedSpec
 from daemon.settings import FeedConfig
 
 _SLUG = re.compile(r"[^a-z0-9]+")
+FEED_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # what `--id` and OPML `newsdId` accept
 
 
 def feed_id_for(url: str) -> str:
@@ -37,9 +38,9 @@ def spec_from_config(feed: FeedConfig) -> FeedSpec:
         publisher=feed.publisher,
         language=feed.language,
         country=feed.country,
-        tags=feed.tags,
         min_interval=feed.min_interval,
         max_interval=feed.max_interval,
+        tags=tuple(feed.tags),
     )
 
 
@@ -77,8 +78,14 @@ class FeedListing:
 
     feed_id: str
     url: str
-    source: str  # "config" or "opml"
+    source: str  # "config", "cli" or "opml"
     publisher: str | None
+    state: str = "active"  # "active", "paused" or "retired"
+    tags: tuple[str, ...] = ()
     retired: bool = False
     error_streak: int = 0
-    next_poll_at: float | None = None
+    next_poll_at: float | None = None  # UNIX seconds, like the times below
+    last_success_at: float | None = None
+    last_new_item_at: float | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None

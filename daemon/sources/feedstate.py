@@ -4,21 +4,24 @@ Tables owned here (all `CREATE IF NOT EXISTS`, registered by `FeedStateRepo.star
 
     feed_state      one row per feed id: URL, cursor (ETag, Last-Modified, body hash), schedule
                     (next poll, error streak, polls since the last full fetch), entry rate,
-                    redirect candidate, retired flag
+                    redirect candidate, retired flag, last error (reason and time)
     feed_alias      old URLs of moved feeds → feed id
     feed_seen       item keys (GUID, else link) per feed with the entry's `updated` value,
                     first-seen time; pruned by age and bounded per feed
-    feed_import     feeds imported from OPML (the config file's `[[feeds]]` are not stored)
+    feed_import     feeds added at run time (`newsd feeds add`, OPML import) with their tags and
+                    interval; the config file's `[[feeds]]` are not stored
 
 Times are stored as UNIX seconds (REAL).  Nothing here decides anything: the poller does.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from operator import attrgetter
+from typing import Any
 
 from daemon.records import FeedSpec
 from daemon.state.sqlite import Store
@@ -39,7 +42,9 @@ CREATE TABLE IF NOT EXISTS feed_state (
     feed_ttl REAL,
     redirect_url TEXT,
     redirect_count INTEGER NOT NULL DEFAULT 0,
-    retired INTEGER NOT NULL DEFAULT 0
+    retired INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    last_error_at REAL
 );
 CREATE TABLE IF NOT EXISTS feed_alias (
     url TEXT PRIMARY KEY,
@@ -59,9 +64,20 @@ CREATE TABLE IF NOT EXISTS feed_import (
     publisher TEXT,
     language TEXT,
     source TEXT NOT NULL,
-    imported_at REAL NOT NULL
+    imported_at REAL NOT NULL,
+    min_interval REAL,
+    max_interval REAL,
+    tags TEXT
 );
 """
+# Columns added after the first release: (table, column, type) for stores created before them.
+_ADDED_COLUMNS = (
+    ("feed_state", "last_error", "TEXT"),
+    ("feed_state", "last_error_at", "REAL"),
+    ("feed_import", "min_interval", "REAL"),
+    ("feed_import", "max_interval", "REAL"),
+    ("feed_import", "tags", "TEXT"),
+)
 
 
 @dataclass(slots=True)
@@ -83,6 +99,8 @@ class FeedState:
     redirect_url: str | None = None
     redirect_count: int = 0
     retired: bool = False
+    last_error: str | None = None  # reason of the latest failed poll (kept after a success)
+    last_error_at: float | None = None
 
     def clear_cursor(self) -> None:
         """Forget ETag, Last-Modified and body hash: the next poll is a full, unconditional one."""
@@ -121,6 +139,7 @@ class FeedStateRepo:
         # store's open transaction and then fails its COMMIT.
         statements = [s.strip() for s in SCHEMA.split(";") if s.strip()]
         await self.store.run(lambda c: [c.execute(s) for s in statements])
+        await self.store.run(_add_missing_columns)
 
     async def load(self) -> dict[str, FeedState]:
         """Every stored feed state by feed id."""
@@ -182,16 +201,56 @@ class FeedStateRepo:
     async def add_imports(self, specs: Sequence[FeedSpec], *, source: str, now: float) -> None:
         sql = (
             "INSERT OR IGNORE INTO feed_import (feed_id, url, publisher, language, source, "
-            "imported_at) VALUES (?, ?, ?, ?, ?, ?)"
+            "imported_at, min_interval, max_interval, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
-        rows = [(s.feed_id, s.url, s.publisher, s.language, source, now) for s in specs]
+        rows = [
+            (*(s.feed_id, s.url, s.publisher, s.language, source, now), *_import_extras(s))
+            for s in specs
+        ]
         await self.store.run(lambda c: c.executemany(sql, rows))
 
     async def imports(self) -> list[FeedSpec]:
-        """Feeds imported from OPML, in import order."""
-        sql = "SELECT feed_id, url, publisher, language FROM feed_import ORDER BY rowid"
+        """Feeds added at run time (CLI, OPML), in the order they were added."""
+        sql = (
+            "SELECT feed_id, url, publisher, language, min_interval, max_interval, tags "
+            "FROM feed_import ORDER BY rowid"
+        )
         rows = await self.store.run(lambda c: c.execute(sql).fetchall())
-        return [FeedSpec(feed_id=r[0], url=r[1], publisher=r[2], language=r[3]) for r in rows]
+        return [_import(row) for row in rows]
+
+    async def import_sources(self) -> dict[str, str]:
+        """Feed id → where a run-time feed came from (`cli`, `opml:<file name>`)."""
+        sql = "SELECT feed_id, source FROM feed_import"
+        return await self.store.run(lambda c: dict(c.execute(sql).fetchall()))
+
+    async def remove_import(self, feed_id: str) -> bool:
+        """Forget a run-time feed (its state and cursor stay, for a later re-add)."""
+        sql = "DELETE FROM feed_import WHERE feed_id = ?"
+        return bool(await self.store.run(lambda c: c.execute(sql, (feed_id,)).rowcount))
+
+
+def _import_extras(spec: FeedSpec) -> tuple[float | None, float | None, str]:
+    return spec.min_interval, spec.max_interval, json.dumps(list(spec.tags))
+
+
+def _import(row: Sequence[Any]) -> FeedSpec:
+    tags = tuple(json.loads(row[6])) if row[6] else ()
+    return FeedSpec(
+        feed_id=row[0],
+        url=row[1],
+        publisher=row[2],
+        language=row[3],
+        min_interval=row[4],
+        max_interval=row[5],
+        tags=tags,
+    )
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    for table, column, kind in _ADDED_COLUMNS:
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 def _state(row: Sequence[object]) -> FeedState:

@@ -43,6 +43,7 @@ from daemon.fetch.http import Fetch, Hop, HttpResponse
 from daemon.records import FeedEntry, FeedSpec, Origin
 from daemon.settings import PollSettings
 from daemon.sources import schedule
+from daemon.sources.feedcontrol import FeedSet
 from daemon.sources.feedparse import ParsedFeed, parse_feed
 from daemon.sources.feedstate import FeedState, FeedStateRepo, SeenKey
 
@@ -121,6 +122,7 @@ class Poller:
         self._batches: dict[str, _Batch] = {}
         self._busy: set[str] = set()
         self._bounds_of: dict[str, schedule.Bounds] = {}
+        self.inactive: set[str] = set()  # paused or removed at run time: not scheduled
 
     # ------------------------------------------------------------ lifecycle
 
@@ -145,6 +147,29 @@ class Poller:
             return FeedState(feed_id=spec.feed_id, url=spec.url)
         return stored
 
+    async def apply(self, feeds: FeedSet) -> None:
+        """Adopt a new feed set while running (`newsd feeds ...`).
+
+        A new feed starts from its stored state (cursor kept from an earlier life); a removed or
+        paused one is no longer scheduled, but its state stays here so polls in flight settle
+        and its cursor is flushed; a feed in `unretire` is polled again at the next tick.
+        """
+        await self.start()
+        wanted = {spec.feed_id: spec for spec in feeds.specs}
+        stored = await self.repo.load() if wanted.keys() - self.states.keys() else {}
+        aliases = await self.repo.aliases() if stored else {}
+        for feed_id, spec in wanted.items():
+            if feed_id not in self.states:
+                self.states[feed_id] = self._reconcile(spec, stored.get(feed_id), aliases)
+            if self.feeds.get(feed_id) != spec:
+                self.feeds[feed_id] = spec
+                self._bounds_of.pop(feed_id, None)
+            if feed_id in feeds.unretire and self.states[feed_id].retired:
+                self.states[feed_id].retired = False
+                self.states[feed_id].next_poll_at = None
+                self._dirty.add(feed_id)
+        self.inactive = (self.states.keys() - wanted.keys()) | set(feeds.paused)
+
     async def close(self) -> None:
         """Store everything settled so far."""
         await self.flush()
@@ -167,7 +192,7 @@ class Poller:
         await self.start()
         queue: asyncio.Queue[str | None] = asyncio.Queue()
         for feed_id, state in self.states.items():
-            if not state.retired:
+            if not state.retired and feed_id not in self.inactive:
                 queue.put_nowait(feed_id)
         await self._work(queue, until_empty=True)
         await self.flush()
@@ -190,7 +215,8 @@ class Poller:
         now = self.now().timestamp()
         for feed_id, state in self.states.items():
             due = state.next_poll_at is None or state.next_poll_at <= now
-            if due and not state.retired and feed_id not in self._busy:
+            idle = feed_id not in self._busy and feed_id not in self.inactive
+            if due and not state.retired and idle:
                 self._busy.add(feed_id)
                 queue.put_nowait(feed_id)
 
@@ -448,6 +474,7 @@ class Poller:
     ) -> None:
         self.counts[f"poll.error.{reason}"] += 1
         state.error_streak += 1
+        state.last_error, state.last_error_at = reason, self.now().timestamp()
         at = schedule.next_after_error(
             now=self.now(),
             streak=state.error_streak,

@@ -8,12 +8,10 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from daemon.errors import BlockedAddress, FetchError
-from daemon.fetch.client import GuardedBackend, GuardedTransport, HttpFetcher
-from daemon.fetch.guard import AddressPolicy
+from daemon.fetch.client import HttpFetcher
 from tests.fetch.support import fetch_settings
 from tests.httpserver import HttpServer, Reply
 
@@ -95,11 +93,7 @@ async def test_tls_verifies_the_host_name_while_connecting_to_the_vetted_ip(
     """https://localhost/ connects to the vetted 127.0.0.1, and the certificate is checked
     against `localhost` (SNI), so it verifies; the same server reached as 127.0.0.1 does not."""
     tls_server.route("/a", Reply(body=b"ok"))
-    trusted = ssl.create_default_context(cafile=str(certificate[0]))
-    settings = fetch_settings()
-    backend = GuardedBackend(AddressPolicy.from_cidrs(settings.allow_private_networks))
-    transport = GuardedTransport(backend, limits=httpx.Limits(), ssl_context=trusted)
-    async with HttpFetcher(settings, transport=transport) as http:
+    async with HttpFetcher(fetch_settings(ca_bundle=certificate[0])) as http:
         response = await http.get(tls_server.url("/a", host="localhost"), kind="page")
         with pytest.raises(FetchError) as caught:
             await http.get(tls_server.url("/a"), kind="page")

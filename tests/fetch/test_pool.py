@@ -11,9 +11,11 @@ import httpx
 import pytest
 
 from daemon.errors import BlockedAddress
-from daemon.fetch.client import GuardedBackend, GuardedTransport
 from daemon.fetch.guard import AddressPolicy
-from daemon.fetch.pool import OriginPool
+from daemon.fetch.transport.build import transport_for
+from daemon.fetch.transport.guarded import GuardedBackend
+from daemon.fetch.transport.pool import OriginPool
+from tests.fetch.support import fetch_settings
 from tests.httpserver import HttpServer, Reply
 
 LOOPBACK = AddressPolicy.from_cidrs(["127.0.0.1/32"])
@@ -210,7 +212,7 @@ async def test_connection_in_use_at_close_is_not_kept(server: HttpServer) -> Non
 async def test_guarded_transport_serves_an_httpx_client(server: HttpServer) -> None:
     """GuardedTransport is still a working httpx transport (guard included)."""
     server.route("/a", Reply(body=b"ok"))
-    transport = GuardedTransport(CountingBackend(), limits=httpx.Limits())
+    transport = transport_for(fetch_settings(), LOOPBACK, backend=CountingBackend())
     async with httpx.AsyncClient(transport=transport) as client:
         response = await client.get(server.url("/a"))
     assert (response.status_code, response.content) == (200, b"ok")

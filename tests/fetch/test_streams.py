@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import httpcore
 import pytest
 
-from daemon.fetch.streams import HIGH_WATER, AsyncioBackend
+from daemon.fetch.transport.streams import HIGH_WATER, AsyncioBackend
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

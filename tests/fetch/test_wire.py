@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from daemon.fetch.client import HttpFetcher
-from daemon.fetch.wire import decode_headers, request_headers
+from daemon.fetch.transport.wire import decode_headers, request_headers
 from tests.fetch.support import fetch_settings
 from tests.httpserver import HttpServer, Reply
 
