@@ -20,6 +20,9 @@ from aiokafka import AIOKafkaConsumer
 from daemon.settings import Settings, load
 from daemon.sinks.embedded import EmbeddedBroker, free_port
 
+# Daemons started by tests serve their ops endpoint on a free port, never the shared default.
+os.environ.setdefault("NEWSD_OPS__ADDRESS", "127.0.0.1:0")
+
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
 # The corpora sit next to the repository (`../shared/corpora`, as in CI); NEWSD_CORPORA overrides

@@ -20,6 +20,7 @@ import asyncio
 import concurrent.futures
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -37,6 +38,12 @@ def pool_size(workers: int) -> int:
     return workers if workers > 0 else (os.cpu_count() or 1)
 
 
+def _ignore_interrupts() -> None:
+    # A terminal's Ctrl-C goes to the whole foreground process group: the parent decides what
+    # to do (drain, stop the pool); a worker must not die printing a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class ExtractPool:
     """An async facade over `pebble.ProcessPool` with a hard per-task timeout."""
 
@@ -44,6 +51,8 @@ class ExtractPool:
         self.workers = pool_size(workers)
         self.timeout = timeout
         self.max_tasks = max_tasks
+        self.timeouts = 0  # documents killed at the timeout (their worker was replaced)
+        self.crashes = 0  # workers that died under a document (and were replaced)
         self._pool: pebble.ProcessPool | None = None
 
     def start(self) -> None:
@@ -52,7 +61,10 @@ class ExtractPool:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(_PRELOAD)
             self._pool = pebble.ProcessPool(
-                max_workers=self.workers, max_tasks=self.max_tasks, context=context
+                max_workers=self.workers,
+                max_tasks=self.max_tasks,
+                initializer=_ignore_interrupts,
+                context=context,
             )
 
     async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -69,13 +81,20 @@ class ExtractPool:
             future.cancel()  # type: ignore[no-untyped-call]
             raise
         except concurrent.futures.TimeoutError as exc:
+            self.timeouts += 1
             raise ExtractError("timeout", f"{self.timeout:g}s") from exc
         except pebble.ProcessExpired as exc:
+            self.crashes += 1
             raise ExtractError("worker_crashed", str(exc)) from exc
         except concurrent.futures.CancelledError as exc:
             raise ExtractError("cancelled") from exc
         except Exception as exc:  # the document broke the parser: one record, not the stage
             raise ExtractError("error", f"{type(exc).__name__}: {exc}") from exc
+
+    @property
+    def restarts(self) -> int:
+        """Workers replaced because a document killed or outlived them (recycling excluded)."""
+        return self.timeouts + self.crashes
 
     async def close(self) -> None:
         """Stop taking work, let running documents finish, then join the workers."""

@@ -113,6 +113,7 @@ class Poller:
         self.rng = rng or random.Random()
         self.counts: Counter[str] = Counter()
         self.states: dict[str, FeedState] = {}
+        self.last_errors: dict[str, str] = {}  # feed id → reason of its current error streak
         self._started = False
         self._dirty: set[str] = set()
         self._aliases: list[tuple[str, str]] = []
@@ -144,6 +145,20 @@ class Poller:
             # The configured URL changed by hand: start that feed over (and un-retire it).
             return FeedState(feed_id=spec.feed_id, url=spec.url)
         return stored
+
+    async def set_feeds(self, specs: Sequence[FeedSpec]) -> None:
+        """Poll `specs` from now on (SIGHUP reload): a new or changed feed starts from its
+        stored state; a dropped feed is no longer polled (its entries in flight still settle)."""
+        stored = await self.repo.load()
+        aliases = await self.repo.aliases()
+        wanted = {spec.feed_id: spec for spec in specs}
+        for feed_id, spec in wanted.items():
+            if self.feeds.get(feed_id) != spec or feed_id not in self.states:
+                self.states[feed_id] = self._reconcile(spec, stored.get(feed_id), aliases)
+                self._bounds_of.pop(feed_id, None)
+        for feed_id in set(self.feeds) - set(wanted):
+            self.last_errors.pop(feed_id, None)
+        self.feeds = wanted
 
     async def close(self) -> None:
         """Store everything settled so far."""
@@ -190,7 +205,8 @@ class Poller:
         now = self.now().timestamp()
         for feed_id, state in self.states.items():
             due = state.next_poll_at is None or state.next_poll_at <= now
-            if due and not state.retired and feed_id not in self._busy:
+            wanted = feed_id in self.feeds and feed_id not in self._busy
+            if due and not state.retired and wanted:
                 self._busy.add(feed_id)
                 queue.put_nowait(feed_id)
 
@@ -429,6 +445,7 @@ class Poller:
         if new_entries:
             state.last_new_item_at = ts
         state.error_streak = 0
+        self.last_errors.pop(spec.feed_id, None)
         state.last_success_at = ts
         hints = schedule.hints_from_headers(response.headers, now=now, ttl=state.feed_ttl)
         at = schedule.next_after_success(
@@ -445,6 +462,7 @@ class Poller:
         flog: Any,
     ) -> None:
         self.counts[f"poll.error.{reason}"] += 1
+        self.last_errors[spec.feed_id] = reason
         state.error_streak += 1
         at = schedule.next_after_error(
             now=self.now(),
