@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -186,7 +187,10 @@ class Pipeline:
         entries = _drain_nowait(self.entries)
         entries += [p.entry for p in _drain_nowait(self.pages)]
         entries += [a.entry for a in _drain_nowait(self.articles)]
-        entries += [f.entry for f in _drain_nowait(self.in_flight)]
+        in_flight = _drain_nowait(self.in_flight)
+        for item in in_flight:
+            _discard(item.delivery)
+        entries += [item.entry for item in in_flight]
         for entry in entries:
             await self._settle(entry, done=False)
         if entries:
@@ -348,6 +352,15 @@ class Pipeline:
         except Exception as exc:
             self.metrics.incr("settle.error")
             log.error("settle.failed", url=entry.url, error=repr(exc))
+
+
+def _discard(delivery: Awaitable[None]) -> None:
+    """Drop a delivery nobody will await: close a coroutine (no "never awaited" warning at
+    exit) and silence a future's exception (its entry is settled as not done anyway)."""
+    if inspect.iscoroutine(delivery):
+        delivery.close()
+    elif isinstance(delivery, asyncio.Future):
+        delivery.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 def _drain_nowait(queue: asyncio.Queue[T]) -> list[T]:
