@@ -546,7 +546,6 @@ async def tail(
     channels = {str(channel): name for channel, name in topic_names(settings.kafka.topics).items()}
     name = channels.get(topic, topic)
     consumer = AIOKafkaConsumer(
-        name,
         **client_options(settings.kafka, bootstrap),
         group_id=None,
         auto_offset_reset="earliest" if from_beginning else "latest",
@@ -554,7 +553,8 @@ async def tail(
     )
     try:
         await consumer.start()
-        known = await consumer.topics()
+        known = await consumer.topics()  # before subscribing, which may auto-create the topic
+        consumer.subscribe([name])
     except KafkaError as exc:
         raise SinkError("kafka_connect", f"{bootstrap}: {exc}") from exc
     if name not in known:

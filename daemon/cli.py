@@ -28,7 +28,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from daemon import __version__, eventloop
 from daemon.errors import ConfigError, NewsdError, UsageError
@@ -101,6 +101,13 @@ def _readable_file(path: Path) -> None:
         raise UsageError("path", f"{path}: not readable (permission denied)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage mistake said in one line (exit 2) instead of usage + message."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_CONFIG, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: a nested subcommand's default must not erase `newsd feeds --config F list`.
@@ -110,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="config file (default config/newsd.toml)",
     )
-    parser = argparse.ArgumentParser(prog="newsd", description="News ingestion daemon.")
+    parser = _Parser(prog="newsd", description="News ingestion daemon.")
     parser.add_argument("--version", action="version", version=f"newsd {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub, common)

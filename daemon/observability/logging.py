@@ -61,6 +61,14 @@ def set_level(level: str) -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]))
 
 
+def reset_stdlib_logging() -> None:
+    """Remove the handler `configure()` installed and stop capturing warnings (tests)."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _OurHandler)]:
+        root.removeHandler(old)
+    logging.captureWarnings(False)
+
+
 def _renderer(fmt: str, out: TextIO) -> Any:
     use_console = fmt == "console" or (fmt == "auto" and out.isatty())
     if use_console:
@@ -79,9 +87,8 @@ def _route_stdlib(shared: list[Any], renderer: Any, out: TextIO) -> None:
     )
     handler = _OurHandler(out)
     handler.setFormatter(formatter)
+    reset_stdlib_logging()
     root = logging.getLogger()
-    for old in [h for h in root.handlers if isinstance(h, _OurHandler)]:
-        root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
     # aiokafka and trafilatura log chatty INFO lines; keep their warnings only.
