@@ -32,8 +32,8 @@ SEED_FILES = sorted(SEEDS.glob("*.txt"))
 class SeedFeed:
     """An RSS feed over the seed captures whose item list a test can grow while it runs."""
 
-    def __init__(self, server: HttpServer, copies: int = 1) -> None:
-        self.server = server
+    def __init__(self, server: HttpServer, copies: int = 1, path: str = "/feed.xml") -> None:
+        self.server, self.path = server, path
         self.items: list[str] = []  # paths of the pages the feed lists, in feed order
         for copy in range(copies):
             for path in SEED_FILES:
@@ -46,7 +46,7 @@ class SeedFeed:
                     ),
                 )
         server.route(
-            "/feed.xml",
+            path,
             lambda hit: Reply(body=self.rss(), headers={"Content-Type": "application/rss+xml"}),
         )
 
@@ -66,7 +66,7 @@ class SeedFeed:
 
     @property
     def url(self) -> str:
-        return self.server.url("/feed.xml")
+        return self.server.url(self.path)
 
 
 @pytest.fixture
@@ -342,3 +342,42 @@ async def _until(condition, *, timeout: float) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.1)
+
+
+async def test_sighup_reloads_the_feed_list_and_names_what_needs_a_restart(
+    tmp_path, broker, topic_prefix, feed_server, consume_topic
+):
+    """SIGHUP re-reads the config: a feed added to it is polled and published from, the log
+    says which settings changed and which need a restart (and those keep their value)."""
+    feed = SeedFeed(feed_server)
+    feed.add(f"/seeds/0/{SEED_FILES[0].name}")
+    SeedFeed(feed_server, path="/second.xml").add(f"/seeds/0/{SEED_FILES[1].name}")
+    config = write_ops_config(
+        tmp_path / "newsd.toml",
+        bootstrap=broker.bootstrap_servers,
+        prefix=topic_prefix,
+        feed_url=feed.url,
+    )
+    topics = topic_names(load(config).kafka.topics)
+    args = ("run", "--config", str(config), "--state", str(tmp_path / "state"))
+    async with NewsdProcess(*args) as daemon:
+        first = await consume_topic(
+            broker.bootstrap_servers, topics["articles"], expect=1, timeout=90
+        )
+        assert len(first) == 1
+        text = config.read_text().replace("linger_ms = 0", "linger_ms = 7")
+        text += f'[[feeds]]\nid = "second"\nurl = "{feed_server.url("/second.xml")}"\n'
+        config.write_text(text)
+        assert daemon.proc is not None
+        daemon.proc.send_signal(signal.SIGHUP)
+        reloaded = await daemon.wait_event("config.reloaded", timeout=30)
+        both = await consume_topic(
+            broker.bootstrap_servers, topics["articles"], expect=2, timeout=90
+        )
+        daemon.signal_group(signal.SIGTERM)
+        assert await daemon.wait_exit() == 0, daemon.stderr()[-3000:]
+    assert reloaded["changed"] == ["feeds"] and reloaded["needs_restart"] == ["kafka.linger_ms"]
+    assert reloaded["feeds"] == 2
+    assert {json.loads(r.value)["url"] for r in both} == {
+        feed_server.url(f"/seeds/0/{p.name}") for p in SEED_FILES[:2]
+    }
