@@ -36,12 +36,12 @@ class SeedFeed:
         self.server, self.path = server, path
         self.items: list[str] = []  # paths of the pages the feed lists, in feed order
         for copy in range(copies):
-            for path in SEED_FILES:
-                page = f"/seeds/{copy}/{path.name}"
+            for seed in SEED_FILES:
+                page = f"/seeds/{copy}/{seed.name}"
                 server.route(
                     page,
                     Reply(
-                        body=path.read_bytes(),
+                        body=seed.read_bytes(),
                         headers={"Content-Type": "text/plain; charset=utf-8"},
                     ),
                 )
@@ -364,7 +364,7 @@ async def test_sighup_reloads_the_feed_list_and_names_what_needs_a_restart(
         first = await consume_topic(
             broker.bootstrap_servers, topics["articles"], expect=1, timeout=90
         )
-        assert len(first) == 1
+        assert len(first) == 1, daemon.stderr()[-3000:]
         text = config.read_text().replace("linger_ms = 0", "linger_ms = 7")
         text += f'[[feeds]]\nid = "second"\nurl = "{feed_server.url("/second.xml")}"\n'
         config.write_text(text)
