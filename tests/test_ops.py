@@ -25,6 +25,7 @@ from daemon.sinks.kafka import topic_names
 from tests.conftest import SEEDS
 from tests.daemonproc import NewsdProcess, write_ops_config
 from tests.httpserver import HttpServer, Reply
+from tests.test_deploy_files import metric_families_used
 
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
 
@@ -147,6 +148,8 @@ async def test_metrics_parse_and_match_the_events_in_kafka(
     )
     not_json = [line.text for line in daemon.lines if line.record is None]
     assert not not_json, not_json[:5]
+    exported = {family.name for family in text_string_to_metric_families(text)}
+    assert metric_families_used() <= exported, metric_families_used() - exported
 
 
 async def test_readyz_turns_503_during_a_broker_freeze_and_back_with_nothing_lost(
