@@ -384,3 +384,29 @@ async def test_sighup_reloads_the_feed_list_and_names_what_needs_a_restart(
     assert {json.loads(r.value)["url"] for r in both} == {
         feed_server.url(f"/seeds/0/{p.name}") for p in SEED_FILES[:2]
     }
+
+
+async def test_run_once_that_cannot_drain_in_time_exits_1(
+    tmp_path, broker, topic_prefix, feed_server
+):
+    """`run --once` waits at most `pipeline.once_timeout` for the pipeline to drain; when a
+    page is still being fetched then, it says so and exits 1 instead of waiting forever."""
+    feed = SeedFeed(feed_server)
+    feed.add("/slow.html")
+    feed_server.route("/slow.html", Reply(body=b"<html></html>", delay=20.0))
+    config = write_ops_config(
+        tmp_path / "newsd.toml",
+        bootstrap=broker.bootstrap_servers,
+        prefix=topic_prefix,
+        feed_url=feed.url,
+        pipeline={"once_timeout": 1.0},
+    )
+    args = ("run", "--once", "--config", str(config), "--state", str(tmp_path / "state"))
+    async with NewsdProcess(*args) as daemon:
+        await daemon.wait_event("daemon.started", timeout=90)
+        started_at = time.monotonic()
+        code = await daemon.wait_exit(timeout=60)
+        took = time.monotonic() - started_at
+    assert code == 1, daemon.stderr()[-3000:]
+    assert daemon.events("daemon.drain_timeout")[0]["timeout_s"] == 1.0
+    assert took < 15, "it waited for the slow page (20 s) instead of giving up"
