@@ -28,7 +28,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from daemon import __version__, eventloop
 from daemon.errors import ConfigError, NewsdError, UsageError
@@ -119,7 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser = _Parser(prog="newsd", description="News ingestion daemon.")
     parser.add_argument("--version", action="version", version=f"newsd {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    # Subcommand parsers are `_Parser`s too (argparse uses the parent's class); typed as the base.
+    sub = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="command", required=True),
+    )
     _add_run(sub, common)
     _add_replay(sub, common)
     _add_extract(sub, common)

@@ -68,11 +68,6 @@ class Metrics:
         """Count a stage's own counter (e.g. the poller's, named `poll.*`) in every snapshot."""
         self._included.append(counts)
 
-    def merge(self, counts: Counter[str], prefix: str = "") -> None:
-        """Fold a stage's own counter in, once (prefer `include`, which is always current)."""
-        for key, value in counts.items():
-            self.counts[f"{prefix}{key}"] = value
-
     def snapshot(self) -> dict[str, int]:
         """Every counter as it is now, by name."""
         merged = Counter(self.counts)

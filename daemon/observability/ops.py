@@ -15,7 +15,7 @@ from typing import Protocol
 
 from daemon.dedup.deduper import Deduper
 from daemon.extract.pool import ExtractPool
-from daemon.observability.metrics import Metrics, Series
+from daemon.observability.metrics import CONTENT_TYPE, Metrics, Series
 from daemon.observability.readiness import ReadinessProbe
 from daemon.observability.server import Answer, OpsServer, json_answer
 from daemon.pipeline import Pipeline
@@ -50,7 +50,7 @@ class Ops:
         return json_answer(verdict.ready, verdict.reason)
 
     def metrics_page(self) -> Answer:
-        return Answer(200, self.metrics.exposition(), "text/plain; version=0.0.4; charset=utf-8")
+        return Answer(200, self.metrics.exposition(), CONTENT_TYPE)
 
 
 def register_gauges(ops: Ops, *, deduper: Deduper, pool: ExtractPool, budget: int) -> None:

@@ -99,14 +99,11 @@ class OpsServer:
             ("content-length", str(len(answer.body))),
             ("connection", "close"),
         ]
-        body = b"" if request.method == b"HEAD" else answer.body
-        return b"".join(
-            [
-                conn.send(h11.Response(status_code=answer.status, headers=headers)) or b"",
-                conn.send(h11.Data(data=body)) or b"" if body else b"",
-                conn.send(h11.EndOfMessage()) or b"",
-            ]
-        )
+        events: list[h11.Event] = [h11.Response(status_code=answer.status, headers=headers)]
+        if request.method != b"HEAD":
+            events.append(h11.Data(data=answer.body))
+        events.append(h11.EndOfMessage())
+        return b"".join(conn.send(event) or b"" for event in events)
 
 
 async def _read_request(conn: h11.Connection, reader: asyncio.StreamReader) -> h11.Request | None:
