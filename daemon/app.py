@@ -301,12 +301,12 @@ class _Service:
             return
         try:
             new = self.reload_settings()
+            changes = reloading.changes(self.settings, new)
+            if "feeds" in changes.applied:  # a bad feed list (duplicate ids) refuses here
+                await self.poller.set_feeds(await load_feeds(self.repo, new.feeds))
         except NewsdError as exc:
             log.error("config.reload_failed", error=str(exc), note="running settings kept")
             return
-        changes = reloading.changes(self.settings, new)
-        if "feeds" in changes.applied:
-            await self.poller.set_feeds(await load_feeds(self.repo, new.feeds))
         if "log.level" in changes.applied:
             set_level(new.log.level)
         self.ops.per_feed = new.ops.per_feed_metrics

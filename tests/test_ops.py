@@ -350,8 +350,9 @@ async def _until(condition, *, timeout: float) -> None:
 async def test_sighup_reloads_the_feed_list_and_names_what_needs_a_restart(
     tmp_path, broker, topic_prefix, feed_server, consume_topic
 ):
-    """SIGHUP re-reads the config: a feed added to it is polled and published from, the log
-    says which settings changed and which need a restart (and those keep their value)."""
+    """SIGHUP re-reads the config: a config that does not load is logged and ignored; a feed
+    added to it is polled and published from, and the log says which settings changed and
+    which need a restart."""
     feed = SeedFeed(feed_server)
     feed.add(f"/seeds/0/{SEED_FILES[0].name}")
     SeedFeed(feed_server, path="/second.xml").add(f"/seeds/0/{SEED_FILES[1].name}")
@@ -368,10 +369,14 @@ async def test_sighup_reloads_the_feed_list_and_names_what_needs_a_restart(
             broker.bootstrap_servers, topics["articles"], expect=1, timeout=90
         )
         assert len(first) == 1, daemon.stderr()[-3000:]
-        text = config.read_text().replace("linger_ms = 0", "linger_ms = 7")
+        good = config.read_text()
+        config.write_text(good + "[log\n")
+        assert daemon.proc is not None
+        daemon.proc.send_signal(signal.SIGHUP)
+        failed = await daemon.wait_event("config.reload_failed", timeout=30)
+        text = good.replace("linger_ms = 0", "linger_ms = 7")
         text += f'[[feeds]]\nid = "second"\nurl = "{feed_server.url("/second.xml")}"\n'
         config.write_text(text)
-        assert daemon.proc is not None
         daemon.proc.send_signal(signal.SIGHUP)
         reloaded = await daemon.wait_event("config.reloaded", timeout=30)
         both = await consume_topic(
@@ -379,6 +384,7 @@ async def test_sighup_reloads_the_feed_list_and_names_what_needs_a_restart(
         )
         daemon.signal_group(signal.SIGTERM)
         assert await daemon.wait_exit() == 0, daemon.stderr()[-3000:]
+    assert "newsd.toml" in failed["error"]
     assert reloaded["changed"] == ["feeds"] and reloaded["needs_restart"] == ["kafka.linger_ms"]
     assert reloaded["feeds"] == 2
     assert {json.loads(r.value)["url"] for r in both} == {
