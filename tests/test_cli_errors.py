@@ -32,6 +32,10 @@ def mistakes(tmp: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
         "bad TOML": (["config", "--config", str(_write(tmp / "bad.toml", "[log\n"))], {}),
         "missing extract input": (["extract", str(tmp / "nope.html"), *cfg], {}),
         "directory as extract input": (["extract", str(tmp), *cfg], {}),
+        "extract input not gzip": (
+            ["extract", str(_write(tmp / "page.html.gz", "<html>")), *cfg],
+            {},
+        ),
         "missing replay path": (["replay", str(tmp / "nope"), "--sink", "jsonl:x", *cfg], {}),
         "missing OPML file": (["feeds", "import", str(tmp / "nope.opml"), *cfg], {}),
         "bad JSON in an env variable": (["config", *cfg], {"NEWSD_KAFKA": "{not json"}),
