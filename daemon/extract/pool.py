@@ -20,7 +20,6 @@ import asyncio
 import concurrent.futures
 import multiprocessing
 import os
-import signal
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -38,10 +37,8 @@ def pool_size(workers: int) -> int:
     return workers if workers > 0 else (os.cpu_count() or 1)
 
 
-def _ignore_interrupts() -> None:
-    # A terminal's Ctrl-C goes to the whole foreground process group: the parent decides what
-    # to do (drain, stop the pool); a worker must not die printing a KeyboardInterrupt traceback.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _ready() -> bool:
+    return True
 
 
 class ExtractPool:
@@ -61,11 +58,24 @@ class ExtractPool:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(_PRELOAD)
             self._pool = pebble.ProcessPool(
-                max_workers=self.workers,
-                max_tasks=self.max_tasks,
-                initializer=_ignore_interrupts,
-                context=context,
+                max_workers=self.workers, max_tasks=self.max_tasks, context=context
             )
+
+    async def warm(self) -> None:
+        """Start the fork server and the workers now and wait until one answers.
+
+        pebble starts lazily, at the first document; the fork server then spends seconds
+        importing the extraction code before it ignores SIGINT, so a terminal's Ctrl-C (sent
+        to the whole process group) in that window would kill it and break the pool.  Started
+        here, before the daemon takes signals, every helper process already ignores SIGINT
+        (pebble's workers do too) and the parent alone decides how to stop.
+        """
+        self.start()
+        assert self._pool is not None
+        try:
+            await asyncio.wrap_future(self._pool.schedule(_ready))
+        except Exception as exc:
+            raise ExtractError("start", f"extraction workers did not start: {exc!r}") from exc
 
     async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run `function(*args, **kwargs)` in a worker; every failure becomes `ExtractError`.
