@@ -39,7 +39,9 @@ class PublishState:
     progress_at: float = 0.0  # wall time of the last acknowledgement (or first pending event)
 
     def started(self) -> None:
-        if self.pending == 0:
+        # The stall clock starts with the first pending event after a success; failed
+        # deliveries (redone later) do not restart it.
+        if self.pending == 0 and self.last_ok:
             self.progress_at = time.time()
         self.pending += 1
 
