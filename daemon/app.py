@@ -1,7 +1,15 @@
 """What each command does, assembled from the stages.  The CLI parses; this module runs.
 
-`Runtime` owns the process-wide resources in start-up order (logging → broker → store → sink →
-HTTP client → stages → pipeline) and closes them in reverse, whatever happened.
+`Runtime` owns the process-wide resources in start-up order (state lock → broker → store → sink
+→ HTTP client → stages → pipeline → ops endpoint) and closes them in reverse, whatever happened:
+the embedded broker, started first, stops last.
+
+The pipeline's workers run under a `TaskGroup` owned by `runtime()`: a worker that dies of a bug
+cancels the command's work, and `runtime()` raises `WorkerDied` (exit code 1) once everything is
+closed, instead of leaving `drain()` waiting forever.
+
+Signals (`newsd run`): SIGTERM and SIGINT stop intake and drain; SIGHUP re-reads the config and
+applies what can change at runtime (see daemon/reload.py), logging what needs a restart.
 """
 
 from __future__ import annotations
@@ -25,28 +33,33 @@ import structlog
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
+from daemon import reload as reloading
 from daemon.dedup.deduper import Deduper
-from daemon.errors import ConfigError, SinkError
+from daemon.errors import ConfigError, NewsdError, SinkError, UsageError, WorkerDied
 from daemon.extract.command import extract_paths
 from daemon.extract.extractor import Extractor
 from daemon.fetch.client import HttpFetcher
 from daemon.fetch.fetcher import Fetcher
 from daemon.observability import health
-from daemon.observability.logging import configure
+from daemon.observability import ops as opsview
+from daemon.observability.logging import configure, set_level
 from daemon.observability.metrics import Metrics
+from daemon.observability.readiness import ReadinessProbe
 from daemon.pipeline import Pipeline
 from daemon.replay.archive import ArchiveWriter
 from daemon.replay.progress import ReplayProgress
 from daemon.replay.rate import RateLimiter
 from daemon.replay.source import ReplaySource
-from daemon.settings import Settings, dump
+from daemon.settings import DEFAULT_CONFIG, Settings, dump
 from daemon.sinks.base import Sink
 from daemon.sinks.embedded import EmbeddedBroker
 from daemon.sinks.jsonl import JsonlSink
 from daemon.sinks.kafka import KafkaSink, client_options, topic_names
 from daemon.sources.feedcontrol import FeedControlRepo, FeedWatcher, current_feeds
+from daemon.sources.feedlist import specs_from_config
 from daemon.sources.feedstate import FeedStateRepo
 from daemon.sources.poller import Poller
+from daemon.state.lock import state_lock
 from daemon.state.sqlite import Store
 
 log = structlog.get_logger(__name__)
@@ -62,6 +75,8 @@ class Runtime:
     http: HttpFetcher
     pipeline: Pipeline
     metrics: Metrics
+    extractor: Extractor
+    deduper: Deduper
 
 
 @contextlib.asynccontextmanager
@@ -103,9 +118,26 @@ async def runtime(
             extra_headers=extra_headers,
             on_outcome=on_outcome,
         )
-        pipeline.start()
-        stack.push_async_callback(pipeline.stop)
-        yield Runtime(settings, store, sink, http, pipeline, metrics)
+        rt = Runtime(settings, store, sink, http, pipeline, metrics, extractor, deduper)
+        async with _supervised(pipeline):
+            yield rt
+
+
+@contextlib.asynccontextmanager
+async def _supervised(pipeline: Pipeline) -> AsyncIterator[None]:
+    """Run the pipeline's workers under a TaskGroup; a dead worker becomes `WorkerDied`."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            pipeline.start(group)
+            try:
+                yield
+            finally:
+                await pipeline.stop()
+    except BaseExceptionGroup as errors:
+        died = pipeline.died
+        if died is None:  # the command's own error (TaskGroup wraps it): pass it on as it was
+            raise errors.exceptions[0] if len(errors.exceptions) == 1 else errors from None
+        raise WorkerDied("worker_died", f"{type(died).__name__}: {died}") from died
 
 
 async def _archive(settings: Settings, stack: contextlib.AsyncExitStack) -> ArchiveWriter | None:
@@ -130,69 +162,183 @@ def make_sink(settings: Settings, spec: str = "kafka") -> Sink:
 # -- newsd run ---------------------------------------------------------------------------------
 
 
-async def run(settings: Settings, *, once: bool) -> int:
-    """Poll the feeds and publish; with `once`, poll every feed once, drain, flush and return."""
+async def run(
+    settings: Settings,
+    *,
+    once: bool,
+    reload: Callable[[], Settings] | None = None,
+    config: Path | None = None,
+) -> int:
+    """Poll the feeds and publish; with `once`, poll every feed once, drain, flush and return.
+
+    0 once stopped cleanly (SIGTERM/SIGINT drain first); 1 when `--once` could not drain
+    within `pipeline.once_timeout`.  `reload` re-reads the settings on SIGHUP."""
     configure(settings.log.level, settings.log.format)
-    async with (
-        broker_for(settings) as (resolved, _),
-        runtime(resolved, make_sink(resolved)) as rt,
-    ):
-        poll = resolved.poll
-        feeds = FeedStateRepo(
+    if config is None:
+        log.warning("config.not_found", looked_for=str(DEFAULT_CONFIG), using="defaults, NEWSD_*")
+    with state_lock(settings.state.dir):
+        async with (
+            broker_for(settings) as (resolved, _),
+            runtime(resolved, make_sink(resolved)) as rt,
+        ):
+            service = _Service(rt, settings, reload)
+            await service.open_feeds()
+            async with opsview.serve(resolved.ops, service.ops):
+                log.info("daemon.started", feeds=len(service.poller.feeds), once=once)
+                drained = await (service.run_once() if once else service.run_forever())
+            _log_summary(rt.metrics)
+    return 0 if drained else 1
+
+
+class _Service:
+    """`newsd run` once the runtime is up: the poller, signals, reload, the periodic report."""
+
+    poller: Poller
+    watcher: FeedWatcher
+    control: FeedControlRepo
+
+    def __init__(
+        self, rt: Runtime, settings: Settings, reload: Callable[[], Settings] | None
+    ) -> None:
+        self.rt, self.settings, self.reload_settings = rt, settings, reload
+        poll = rt.settings.poll
+        self.repo = FeedStateRepo(
             rt.store, seen_window=poll.seen_window, seen_max=poll.seen_max_per_feed
         )
-        await feeds.start()
-        control = FeedControlRepo(rt.store)
-        await control.start()
-        watcher = FeedWatcher(feeds, control, resolved.feeds, every=poll.tick)
-        specs = (await current_feeds(feeds, control, resolved.feeds)).specs
-        poller = Poller(resolved.poll, specs, rt.http, feeds, rt.pipeline.feed)
-        applied = await watcher.apply(poller)
-        log.info("daemon.started", feeds=len(specs), paused=len(applied.paused), once=once)
-        if once:
-            await _run_once(rt, poller)
-        else:
-            await _run_forever(rt, poller, watcher)
-        rt.metrics.merge(poller.counts)
-        _log_summary(rt.metrics)
-    return 0
+        self.stop = asyncio.Event()
+        self.hup = asyncio.Event()
+        probe = ReadinessProbe(
+            rt.pipeline.publish,
+            broker=rt.sink.check,
+            store=lambda: rt.store.run(lambda conn: None),
+            interval=rt.settings.ops.probe_interval,
+            timeout=rt.settings.kafka.request_timeout_ms / 1000,
+        )
+        self.ops = opsview.Ops(rt.metrics, rt.pipeline, probe, rt.settings.ops.per_feed_metrics)
+        opsview.register_gauges(
+            self.ops,
+            deduper=rt.deduper,
+            pool=rt.extractor.pool,
+            budget=rt.settings.ops.dedup_index_budget_bytes,
+        )
 
+    async def open_feeds(self) -> None:
+        """Load the feed list and the poller's state; install the signal handlers."""
+        rt = self.rt
+        await self.repo.start()
+        self.control = FeedControlRepo(rt.store)
+        await self.control.start()
+        self.watcher = FeedWatcher(
+            self.repo, self.control, self.settings.feeds, every=rt.settings.poll.tick
+        )
+        feeds = await current_feeds(self.repo, self.control, self.settings.feeds)
+        if not feeds.specs:
+            log.warning("feeds.none", note="nothing to poll: add [[feeds]] or `newsd feeds add`")
+        self.poller = Poller(rt.settings.poll, feeds.specs, rt.http, self.repo, rt.pipeline.feed)
+        await self.watcher.apply(self.poller)
+        rt.metrics.include(self.poller.counts)
+        opsview.register_feed_gauges(self.ops, self.poller)
+        on_signals(stop=self.stop, hup=self.hup)
 
-async def _run_once(rt: Runtime, poller: Poller) -> None:
-    await poller.run_once()
-    await rt.pipeline.drain()
-    await poller.close()
+    async def run_once(self) -> bool:
+        """Poll every feed once (a signal cuts polling short), then drain with a timeout."""
+        polling = asyncio.ensure_future(self.poller.run_once())
+        stopped = asyncio.ensure_future(self.stop.wait())
+        try:
+            await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (polling, stopped):
+                task.cancel()
+            await asyncio.gather(polling, stopped, return_exceptions=True)
+        if not polling.cancelled():
+            polling.result()  # a poller failure is the command's failure
+        pipeline = self.rt.settings.pipeline
+        timeout = pipeline.shutdown_grace if self.stop.is_set() else pipeline.once_timeout
+        drained = await self.rt.pipeline.drain(timeout=timeout)
+        if not drained:
+            log.error("daemon.drain_timeout", timeout_s=timeout, note="not everything published")
+        await self.poller.close()
+        return drained
 
+    async def run_forever(self) -> bool:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._report(), name="daemon.report")
+            reloader = group.create_task(self._reloader(), name="daemon.reload")
+            watching = group.create_task(
+                self.watcher.run(self.poller, self.stop), name="feeds.watch"
+            )
+            await self.poller.run(self.stop)
+            reloader.cancel()
+            await watching
+            log.info("daemon.stopping", grace_s=self.rt.settings.pipeline.shutdown_grace)
+            drained = await self.rt.pipeline.drain(timeout=self.rt.settings.pipeline.shutdown_grace)
+            if not drained:
+                log.warning("daemon.drain_timeout", note="unfinished entries will be redone")
+            await self.poller.close()
+        return True
 
-async def _run_forever(rt: Runtime, poller: Poller, watcher: FeedWatcher) -> None:
-    stop = asyncio.Event()
-    stop_on_signals(stop)
-    reporter = asyncio.create_task(_report(rt, poller, stop))
-    watching = asyncio.create_task(watcher.run(poller, stop))
-    await poller.run(stop)
-    await watching
-    log.info("daemon.stopping", grace_s=rt.settings.pipeline.shutdown_grace)
-    drained = await rt.pipeline.drain(timeout=rt.settings.pipeline.shutdown_grace)
-    if not drained:
-        log.warning("daemon.drain_timeout", note="unfinished entries will be redone")
-    await poller.close()
-    await reporter
+    async def _report(self) -> None:
+        """The health file `newsd health` reads, and a `daemon.stats` line with every counter
+        as it is at that moment, every `log.stats_interval`."""
+        started = time.time()
+        while True:
+            await self._write_health(started)
+            if self.stop.is_set():
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), self.settings.log.stats_interval)
+            log.info("daemon.stats", **_flat(self.rt.metrics.snapshot()))
 
+    async def _write_health(self, started: float) -> None:
+        publish = self.rt.pipeline.publish
+        await asyncio.to_thread(
+            health.write,
+            self.rt.settings.state.dir,
+            started=started,
+            counts=self.rt.metrics.snapshot(),
+            pending=publish.pending,
+            stalled_s=publish.stalled_for(time.time()),
+        )
 
-async def _report(rt: Runtime, poller: Poller, stop: asyncio.Event) -> None:
-    """A periodic `daemon.stats` line with every counter, and the health file `newsd health`
-    reads: the operator's view of a running daemon."""
-    started = time.time()
-    every = rt.settings.log.stats_interval
-    while True:
-        rt.metrics.merge(poller.counts)
-        counts = rt.metrics.snapshot()
-        await asyncio.to_thread(health.write, rt.settings.state.dir, started=started, counts=counts)
-        if stop.is_set():
+    async def _reloader(self) -> None:
+        while True:
+            await self.hup.wait()
+            self.hup.clear()
+            await self.reload()
+
+    async def reload(self) -> None:
+        """SIGHUP: re-read the settings; apply the runtime ones; log what needs a restart."""
+        if self.reload_settings is None:
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), every)
-        log.info("daemon.stats", **_flat(rt.metrics.snapshot()))
+        try:
+            new = self.reload_settings()
+            changes = reloading.changes(self.settings, new)
+            if "feeds" in changes.applied:
+                specs_from_config(new.feeds)  # a bad feed list (duplicate ids) refuses here
+                self.watcher.configured = new.feeds
+                await self.watcher.apply(self.poller)
+        except NewsdError as exc:
+            log.error("config.reload_failed", error=str(exc), note="running settings kept")
+            return
+        if "log.level" in changes.applied:
+            set_level(new.log.level)
+        self.ops.per_feed = new.ops.per_feed_metrics
+        self.settings = _with_runtime_values(self.settings, new)
+        log.info(
+            "config.reloaded",
+            changed=list(changes.applied),
+            needs_restart=list(changes.needs_restart),
+            feeds=len(self.poller.feeds),
+        )
+
+
+def _with_runtime_values(running: Settings, new: Settings) -> Settings:
+    """The running settings with the runtime-changeable values (daemon/reload.py) of `new`."""
+    log_settings = running.log.model_copy(
+        update={"level": new.log.level, "stats_interval": new.log.stats_interval}
+    )
+    ops = running.ops.model_copy(update={"per_feed_metrics": new.ops.per_feed_metrics})
+    return running.model_copy(update={"feeds": new.feeds, "log": log_settings, "ops": ops})
 
 
 def _log_summary(metrics: Metrics) -> None:
@@ -215,10 +361,12 @@ class ReplayOptions:
     since: datetime | None = None
     until: datetime | None = None
     fresh_state: bool = False
+    embedded_broker: bool = False  # publish into a throwaway embedded broker, on purpose
 
 
 async def replay(settings: Settings, options: ReplayOptions) -> int:
     """Replay archives through the live stages; print a summary; 0 when everything was read."""
+    _refuse_throwaway_broker(settings, options)
     configure(settings.log.level, settings.log.format)
     settings = _replay_settings(settings, options)
     run_id = _run_id()
@@ -226,7 +374,10 @@ async def replay(settings: Settings, options: ReplayOptions) -> int:
     progress = ReplayProgress(
         total=source.total_bytes, tty=sys.stderr.isatty(), position=lambda: source.bytes_done
     )
-    with _fresh_state(settings, options.fresh_state) as settings:
+    with (
+        _fresh_state(settings, options.fresh_state) as settings,
+        state_lock(settings.state.dir),
+    ):
         async with contextlib.AsyncExitStack() as stack:
             resolved = settings
             if options.sink == "kafka":
@@ -240,6 +391,18 @@ async def replay(settings: Settings, options: ReplayOptions) -> int:
     summary = progress.close(source.stats)
     print(json.dumps({"run_id": run_id, **summary}, indent=2, default=str))
     return 0
+
+
+def _refuse_throwaway_broker(settings: Settings, options: ReplayOptions) -> None:
+    """Replaying into the embedded broker loses every event at exit: only when asked to."""
+    embedded = not settings.kafka.bootstrap_servers and settings.embedded_broker.enabled != "never"
+    asked = options.embedded_broker or settings.embedded_broker.enabled == "always"
+    if options.sink == "kafka" and embedded and not asked:
+        raise UsageError(
+            "kafka.bootstrap_servers",
+            "replay to Kafka needs kafka.bootstrap_servers (the embedded broker forgets every "
+            "event when replay exits); use --sink jsonl:FILE, or --embedded-broker to do it anyway",
+        )
 
 
 async def _replay_items(
@@ -284,11 +447,12 @@ def extract(settings: Settings, paths: list[str], *, url: str | None, jsonl: boo
     """Print the article fields of each input as JSON, in input order."""
     configure(settings.log.level, settings.log.format)
     results = extract_paths([Path(p) for p in paths], url=url, settings=settings.extract)
-    for fields in results:
-        if jsonl:
+    if jsonl:
+        for fields in results:
             print(json.dumps(fields, ensure_ascii=False, default=str))
-        else:
-            print(json.dumps(fields, ensure_ascii=False, indent=2, default=str))
+    else:
+        document = results[0] if len(paths) == 1 else results
+        print(json.dumps(document, ensure_ascii=False, indent=2, default=str))
     return 0
 
 
@@ -336,11 +500,15 @@ async def broker_for(settings: Settings) -> AsyncIterator[tuple[Settings, Embedd
         await embedded.stop()
 
 
-def stop_on_signals(stop: asyncio.Event) -> None:
+def on_signals(stop: asyncio.Event, hup: asyncio.Event | None = None) -> None:
+    """SIGINT and SIGTERM set `stop` (drain, then exit 0); SIGHUP sets `hup` (reload)."""
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    handlers = [(signal.SIGINT, stop.set), (signal.SIGTERM, stop.set)]
+    if hup is not None:
+        handlers.append((signal.SIGHUP, hup.set))
+    for sig, handler in handlers:
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, handler)
 
 
 async def tail(
@@ -352,7 +520,6 @@ async def tail(
     channels = {str(channel): name for channel, name in topic_names(settings.kafka.topics).items()}
     name = channels.get(topic, topic)
     consumer = AIOKafkaConsumer(
-        name,
         **client_options(settings.kafka, bootstrap),
         group_id=None,
         auto_offset_reset="earliest" if from_beginning else "latest",
@@ -360,10 +527,21 @@ async def tail(
     )
     try:
         await consumer.start()
+        known = await consumer.topics()  # before subscribing, which may auto-create the topic
+        consumer.subscribe([name])
     except KafkaError as exc:
         raise SinkError("kafka_connect", f"{bootstrap}: {exc}") from exc
+    if name not in known:
+        log.warning("tail.unknown_topic", topic=name, known=sorted(channels.values()))
+    log.info(
+        "tail.waiting",
+        topic=name,
+        bootstrap_servers=bootstrap,
+        start="oldest" if from_beginning else "new events only",
+        stop="Ctrl-C" if limit is None else f"after {limit} events",
+    )
     stop = asyncio.Event()
-    stop_on_signals(stop)
+    on_signals(stop)
     try:
         await _print_records(consumer, stop, limit, full)
     finally:

@@ -11,7 +11,14 @@
     newsd health [--state DIR] [--max-age S]
 
 Every command accepts `--config FILE` (default `config/newsd.toml`, or `NEWSD_CONFIG`).
-Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage, 130 interrupted.
+
+Exit codes, the same for every command:
+    0    done (for `run`: stopped by SIGTERM/SIGINT after draining)
+    1    runtime failure: broker unreachable, a pipeline worker died, `run --once` could not
+         drain in time, the state directory is held by another newsd process, unhealthy
+    2    a user's mistake: bad setting or environment variable, missing or unreadable file,
+         bad option value (one line on stderr, never a traceback)
+    130  interrupted before newsd could stop cleanly
 """
 
 from __future__ import annotations
@@ -19,13 +26,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, cast
 
 from daemon import __version__, eventloop
-from daemon.errors import ConfigError, NewsdError
+from daemon.errors import ConfigError, NewsdError, UsageError
 from daemon.settings import DEFAULT_CONFIG, Settings, load
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -35,10 +42,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _check_paths(args)
         settings = _settings(args)
         return int(args.handler(args, settings))
     except ConfigError as exc:
         print(f"newsd: configuration error: {exc.detail or exc.reason}", file=sys.stderr)
+        return EXIT_CONFIG
+    except UsageError as exc:
+        print(f"newsd: {exc.detail or exc.reason}", file=sys.stderr)
         return EXIT_CONFIG
     except NewsdError as exc:
         print(f"newsd: {exc}", file=sys.stderr)
@@ -47,22 +58,73 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+def config_path(args: argparse.Namespace) -> Path | None:
+    """The config file to read: `--config`, else `NEWSD_CONFIG`, else the default if present.
+
+    An explicit file must exist; without one, a missing default means defaults + environment.
+    """
+    explicit = getattr(args, "config", None) or os.environ.get("NEWSD_CONFIG")
+    return Path(explicit) if explicit else (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+
+
 def _settings(args: argparse.Namespace) -> Settings:
-    explicit = args.config or os.environ.get("NEWSD_CONFIG")
-    # An explicit file must exist; without one, a missing default means defaults + environment.
-    path = Path(explicit) if explicit else (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
     overrides: dict[str, Any] = {}
     if getattr(args, "state", None):
         overrides["state"] = {"dir": Path(args.state)}
-    return load(path, **overrides)
+    return load(config_path(args), **overrides)
+
+
+def _loader(args: argparse.Namespace) -> Callable[[], Settings]:
+    """Reads the settings again, as at start-up (SIGHUP reload)."""
+    return lambda: _settings(args)
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    """Input paths named on the command line exist and are readable (else `UsageError`).
+
+    A command declares them with `set_defaults(inputs=(attribute, "file" | "file-or-dir"))`.
+    """
+    attribute, kind = getattr(args, "inputs", (None, ""))
+    if attribute is None:
+        return
+    value = getattr(args, attribute)
+    for path in map(Path, value if isinstance(value, list) else [value]):
+        if kind == "file" or not path.is_dir():
+            _readable_file(path)
+
+
+def _readable_file(path: Path) -> None:
+    if not path.exists():
+        raise UsageError("path", f"{path}: no such file or directory")
+    if path.is_dir():
+        raise UsageError("path", f"{path}: is a directory, expected a file")
+    if not os.access(path, os.R_OK):
+        raise UsageError("path", f"{path}: not readable (permission denied)")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage mistake said in one line (exit 2) instead of usage + message."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_CONFIG, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="FILE", help="config file (default config/newsd.toml)")
-    parser = argparse.ArgumentParser(prog="newsd", description="News ingestion daemon.")
+    # SUPPRESS: a nested subcommand's default must not erase `newsd feeds --config F list`.
+    common.add_argument(
+        "--config",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="config file (default config/newsd.toml)",
+    )
+    parser = _Parser(prog="newsd", description="News ingestion daemon.")
     parser.add_argument("--version", action="version", version=f"newsd {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    # Subcommand parsers are `_Parser`s too (argparse uses the parent's class); typed as the base.
+    sub = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="command", required=True),
+    )
     _add_run(sub, common)
     _add_replay(sub, common)
     _add_extract(sub, common)
@@ -92,10 +154,15 @@ def _add_replay(
     replay.add_argument("--rate", type=float, default=None, help="events per second at most")
     replay.add_argument("--since", type=_timestamp, default=None, help="capture time from (ISO)")
     replay.add_argument("--until", type=_timestamp, default=None, help="capture time until (ISO)")
+    replay.add_argument(
+        "--embedded-broker",
+        action="store_true",
+        help="with no kafka.bootstrap_servers: publish into a throwaway embedded broker anyway",
+    )
     state = replay.add_mutually_exclusive_group()
     state.add_argument("--state", metavar="DIR", help="durable state directory")
     state.add_argument("--fresh-state", action="store_true", help="use a new, empty state")
-    replay.set_defaults(handler=_cmd_replay)
+    replay.set_defaults(handler=_cmd_replay, inputs=("paths", "file-or-dir"))
 
 
 def _add_extract(
@@ -105,7 +172,7 @@ def _add_extract(
     extract.add_argument("paths", nargs="+", metavar="PATH")
     extract.add_argument("--url", default=None, help="the page's URL (for metadata and links)")
     extract.add_argument("--jsonl", action="store_true", help="one JSON object per line")
-    extract.set_defaults(handler=_cmd_extract)
+    extract.set_defaults(handler=_cmd_extract, inputs=("paths", "file"))
 
 
 def _add_config(
@@ -145,7 +212,7 @@ def _add_feeds(
         change.set_defaults(handler=_cmd_feeds_change, action=action)
     imp = feeds_sub.add_parser("import", parents=[state], help="import feeds from OPML")
     imp.add_argument("file", type=Path, metavar="FILE.opml")
-    imp.set_defaults(handler=_cmd_feeds_import)
+    imp.set_defaults(handler=_cmd_feeds_import, inputs=("file", "file"))
     exp = feeds_sub.add_parser("export", parents=[state], help="write every feed as OPML 2.0")
     exp.add_argument("file", type=Path, nargs="?", default=None, metavar="FILE.opml")
     exp.set_defaults(handler=_cmd_feeds_export)
@@ -166,7 +233,12 @@ def _add_health(
 
 
 def _timestamp(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an ISO 8601 time (e.g. 2024-05-01 or 2024-05-01T12:00:00Z)"
+        ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -176,7 +248,9 @@ def _timestamp(value: str) -> datetime:
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from daemon import app
 
-    return eventloop.run(app.run(settings, once=args.once))
+    return eventloop.run(
+        app.run(settings, once=args.once, reload=_loader(args), config=config_path(args))
+    )
 
 
 def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
@@ -190,6 +264,7 @@ def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         since=args.since,
         until=args.until,
         fresh_state=args.fresh_state,
+        embedded_broker=args.embedded_broker,
     )
     return eventloop.run(app.replay(settings, options))
 

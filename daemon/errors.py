@@ -7,6 +7,9 @@ pipeline counts (`newsd_records_total{stage, outcome, reason}`).
     NewsdError
      ├── Skip               a record ends here on purpose (duplicate, unchanged, no-text, ...)
      ├── ConfigError        a bad setting, naming its key path; exit code 2
+ ├── UsageError         a mistake on the command line (missing file, bad value); exit code 2
+ ├── StateLocked        another newsd process holds the state directory; exit code 1
+ ├── WorkerDied         a pipeline worker died of a bug; the daemon stops, exit code 1
      ├── FetchError         an HTTP fetch failed (retryable, retry_after, status)
      │    └── BlockedAddress   the target resolves to a refused network (SSRF guard)
      ├── FeedError          a body that is not a usable feed (not_a_feed, unparseable)
@@ -37,6 +40,18 @@ class Skip(NewsdError):  # noqa: N818 - a signal, not an error
 
 class ConfigError(NewsdError):
     """A setting is invalid; `reason` is its key path (e.g. `fetch.timeout.read`)."""
+
+
+class UsageError(NewsdError):
+    """A mistake on the command line: a missing or unreadable file, a bad option value."""
+
+
+class StateLocked(NewsdError):  # noqa: N818 - named for what it is
+    """Another newsd process holds the state directory's lock; `detail` names its pid."""
+
+
+class WorkerDied(NewsdError):  # noqa: N818 - named for what it is
+    """A pipeline worker ended with an exception outside the per-record guard (a bug)."""
 
 
 class FetchError(NewsdError):

@@ -12,12 +12,18 @@
   never loss and never a false "duplicate".
 - `Skip` and `NewsdError` are caught per record, logged and counted by stage and reason; one bad
   record never stops the daemon.
+- A worker that dies anyway (a bug outside the per-record guard) is logged with its traceback
+  and, under the caller's `TaskGroup`, stops the daemon: a loud exit, never a silent hang.
+- "Not published" has one path (`_unpublished`): counted, logged, dedup decision released,
+  entry settled as not done (redo), whether the sink refused the send or the delivery.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +34,7 @@ import structlog
 from daemon.errors import NewsdError, SinkError, Skip
 from daemon.events import ArticleEvent, ErrorEvent, article_event, cloudevent_headers, error_event
 from daemon.observability.metrics import Metrics
+from daemon.observability.readiness import PublishState
 from daemon.records import Article, FeedEntry, FetchedPage, Verdict
 from daemon.settings import PipelineSettings
 from daemon.sinks.base import Channel, OutMessage, Sink
@@ -95,32 +102,68 @@ class Pipeline:
         self.pages: asyncio.Queue[FetchedPage] = asyncio.Queue(size)
         self.articles: asyncio.Queue[Article] = asyncio.Queue(size)
         self.in_flight: asyncio.Queue[_InFlight] = asyncio.Queue(max_in_flight)
+        self.publish = PublishState()
+        self.died: BaseException | None = None  # the first worker's death, if any
         self._tasks: list[asyncio.Task[None]] = []
+        self._intake_at: dict[int, float] = {}  # id(entry) → monotonic time it came in
 
     # -- intake -------------------------------------------------------------------------------
 
     async def feed(self, entry: FeedEntry) -> None:
         """Put one feed entry in; waits while the pipeline is full (back-pressure)."""
         self.metrics.incr("intake.entries")
+        self._intake_at[id(entry)] = time.monotonic()
         await self.entries.put(entry)
 
     async def feed_page(self, page: FetchedPage) -> None:
         """Put one already-fetched page in (replay); waits while the pipeline is full."""
         self.metrics.incr("intake.pages")
+        self._intake_at[id(page.entry)] = time.monotonic()
         await self.pages.put(page)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start the workers on the running loop."""
-        self._spawn(self._fetch_worker, self.settings.fetch_workers)
-        self._spawn(self._extract_worker, self.extract_workers)
-        self._spawn(self._dedup_worker, 1)
-        self._spawn(self._ack_worker, 1)
+    def start(self, group: asyncio.TaskGroup | None = None) -> None:
+        """Start the workers on the running loop, under `group` when given: a worker that dies
+        then cancels the group's owner, which sees the error when the group exits."""
+        spawn = group.create_task if group is not None else asyncio.create_task
+        self._spawn(spawn, "fetch", self._fetch_worker, self.settings.fetch_workers)
+        self._spawn(spawn, "extract", self._extract_worker, self.extract_workers)
+        self._spawn(spawn, "dedup", self._dedup_worker, 1)
+        self._spawn(spawn, "ack", self._ack_worker, 1)
 
-    def _spawn(self, worker: Callable[[], Coroutine[Any, Any, None]], count: int) -> None:
-        for _ in range(count):
-            self._tasks.append(asyncio.create_task(worker()))
+    def _spawn(
+        self,
+        spawn: Callable[..., asyncio.Task[None]],
+        name: str,
+        worker: Callable[[], Coroutine[Any, Any, None]],
+        count: int,
+    ) -> None:
+        for index in range(count):
+            task = spawn(worker(), name=f"pipeline.{name}.{index}")
+            task.add_done_callback(self._on_worker_exit)
+            self._tasks.append(task)
+
+    def _on_worker_exit(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        self.died = self.died or task.exception()
+        self.metrics.incr("pipeline.worker_died")
+        log.error("pipeline.worker_died", worker=task.get_name(), exc_info=task.exception())
+
+    @property
+    def alive(self) -> bool:
+        """True while every worker runs (the `/healthz` promise)."""
+        return bool(self._tasks) and not any(task.done() for task in self._tasks)
+
+    def depths(self) -> dict[str, int]:
+        """Records waiting in each queue, and events awaiting the broker's acknowledgement."""
+        return {
+            "entries": self.entries.qsize(),
+            "pages": self.pages.qsize(),
+            "articles": self.articles.qsize(),
+            "in_flight": self.publish.pending,
+        }
 
     async def drain(self, timeout: float | None = None) -> bool:
         """Wait until every record put in so far has left the pipeline; False on timeout."""
@@ -144,7 +187,10 @@ class Pipeline:
         entries = _drain_nowait(self.entries)
         entries += [p.entry for p in _drain_nowait(self.pages)]
         entries += [a.entry for a in _drain_nowait(self.articles)]
-        entries += [f.entry for f in _drain_nowait(self.in_flight)]
+        in_flight = _drain_nowait(self.in_flight)
+        for item in in_flight:
+            _discard(item.delivery)
+        entries += [item.entry for item in in_flight]
         for entry in entries:
             await self._settle(entry, done=False)
         if entries:
@@ -208,33 +254,36 @@ class Pipeline:
         try:
             await item.delivery
         except SinkError as exc:
-            self.metrics.incr(f"publish.error.{exc.reason}")
-            log.error("publish.failed", url=item.entry.url, reason=exc.reason, detail=exc.detail)
-            if item.article is not None and item.verdict is not None:
-                await self.deduper.release(item.article, item.verdict)
-            await self._settle(item.entry, done=False)
+            self.publish.finished(ok=False, reason=exc.reason)
+            await self._unpublished(exc, item.entry, item.article, item.verdict)
             return
+        self.publish.finished(ok=True)
         if item.article is not None and item.verdict is not None:
             await self._commit(item.article, item.verdict)
         self.metrics.incr(f"publish.ok.{item.event_type}")
+        self._observe_latency(item.entry)
         self.on_outcome(item.event_type)
         await self._settle(item.entry, done=True)
+
+    def _observe_latency(self, entry: FeedEntry) -> None:
+        came_in = self._intake_at.get(id(entry))
+        if came_in is not None:
+            self.metrics.ack_latency.observe(time.monotonic() - came_in)
 
     # -- helpers ------------------------------------------------------------------------------
 
     async def _guard(self, stage: str, entry: FeedEntry, work: Awaitable[T]) -> T | None:
         """Run one stage call; a `Skip` or an error ends the record here, counted and logged."""
         try:
-            return await work
+            with self.metrics.stage_seconds.labels(stage).time():
+                return await work
         except Skip as skip:
             self.metrics.incr(f"{stage}.skip.{skip.reason}")
             self.on_outcome(f"skip.{skip.reason}")
             log.info("record.skipped", stage=stage, reason=skip.reason)
             await self._settle(entry, done=True)
         except SinkError as exc:
-            self.metrics.incr(f"publish.error.{exc.reason}")
-            log.error("publish.failed", stage=stage, reason=exc.reason, detail=exc.detail)
-            await self._settle(entry, done=False)
+            await self._unpublished(exc, entry, None, None)
         except NewsdError as exc:
             await self._fail(entry, stage, exc.reason, exc.detail)
         except Exception as exc:  # a bug must cost one record, never the daemon
@@ -261,13 +310,22 @@ class Pipeline:
         try:
             delivery = await self.sink.send(message)
         except SinkError as exc:
-            self.metrics.incr(f"publish.error.{exc.reason}")
-            log.error("publish.failed", reason=exc.reason, detail=exc.detail)
-            if article is not None and verdict is not None:
-                await self.deduper.release(article, verdict)
-            await self._settle(entry, done=False)
+            self.publish.attempted(ok=False, reason=exc.reason)
+            await self._unpublished(exc, entry, article, verdict)
             return
+        self.publish.started()
         await self.in_flight.put(_InFlight(delivery, entry, article, verdict, event_type))
+
+    async def _unpublished(
+        self, exc: SinkError, entry: FeedEntry, article: Article | None, verdict: Verdict | None
+    ) -> None:
+        """The one path for "not published": counted, logged, the dedup decision released, the
+        entry settled as not done so that its source offers it again."""
+        self.metrics.incr(f"publish.error.{exc.reason}")
+        log.error("publish.failed", url=entry.url, reason=exc.reason, detail=exc.detail)
+        if article is not None and verdict is not None:
+            await self.deduper.release(article, verdict)
+        await self._settle(entry, done=False)
 
     def _message(self, channel: Channel, key: str, event: ArticleEvent | ErrorEvent) -> OutMessage:
         headers = cloudevent_headers(event, time=self.clock(), extra=self.extra_headers)
@@ -284,6 +342,7 @@ class Pipeline:
             log.error("dedup.commit_failed", url=article.url, error=repr(exc))
 
     async def _settle(self, entry: FeedEntry, *, done: bool) -> None:
+        self._intake_at.pop(id(entry), None)
         if not done:
             self.on_outcome("skip.not_published")
         if entry.settle is None:
@@ -293,6 +352,15 @@ class Pipeline:
         except Exception as exc:
             self.metrics.incr("settle.error")
             log.error("settle.failed", url=entry.url, error=repr(exc))
+
+
+def _discard(delivery: Awaitable[None]) -> None:
+    """Drop a delivery nobody will await: close a coroutine (no "never awaited" warning at
+    exit) and silence a future's exception (its entry is settled as not done anyway)."""
+    if inspect.iscoroutine(delivery):
+        delivery.close()
+    elif isinstance(delivery, asyncio.Future):
+        delivery.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 def _drain_nowait(queue: asyncio.Queue[T]) -> list[T]:

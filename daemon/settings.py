@@ -7,13 +7,20 @@ e.g. `NEWSD_KAFKA__BOOTSTRAP_SERVERS`), the TOML config file, then the defaults 
 
 from __future__ import annotations
 
+import os
 import tomllib
+from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from daemon.errors import ConfigError
 from daemon.fetch.transport.proxy import ProxyURL
@@ -221,6 +228,9 @@ class PipelineSettings(_Section):
     queue_size: int = Field(100, ge=1, description="Capacity of each queue between stages.")
     fetch_workers: int = Field(32, ge=1, description="Article fetches at once.")
     shutdown_grace: float = Field(30.0, ge=0, description="Seconds to drain on shutdown.")
+    once_timeout: float = Field(
+        600.0, gt=0, description="run --once: seconds to drain before giving up (exit 1)."
+    )
 
 
 class StateSettings(_Section):
@@ -236,6 +246,37 @@ class ArchiveSettings(_Section):
     max_age: float = Field(
         86400.0, gt=0, description="Start a new file for records after this many seconds."
     )
+
+
+class OpsSettings(_Section):
+    address: str = Field(
+        "127.0.0.1:9464", description="host:port of /metrics, /healthz, /readyz; empty: off."
+    )
+    per_feed_metrics: bool = Field(
+        True, description="Per-feed series on /metrics (turn off for very large feed lists)."
+    )
+    probe_interval: float = Field(
+        1.0, gt=0, description="Seconds between readiness checks of the broker and the state."
+    )
+    dedup_index_budget_bytes: int = Field(
+        1 << 30, ge=0, description="Memory meant for the dedup index (alerts compare to it)."
+    )
+
+    @field_validator("address")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        if value and not _split_address(value)[1].isdigit():
+            raise ValueError("expected host:port (e.g. 127.0.0.1:9464) or empty")
+        return value
+
+    def host_port(self) -> tuple[str, int]:
+        host, port = _split_address(self.address)
+        return host, int(port)
+
+
+def _split_address(value: str) -> tuple[str, str]:
+    host, _, port = value.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", port
 
 
 class FeedConfig(_Section):
@@ -279,6 +320,7 @@ class Settings(BaseSettings):
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     state: StateSettings = Field(default_factory=StateSettings)
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
+    ops: OpsSettings = Field(default_factory=OpsSettings)
     feeds: list[FeedConfig] = Field(default_factory=list)
 
     @classmethod
@@ -303,16 +345,38 @@ class _TomlData(PydanticBaseSettingsSource):
         return dict(_config_data.get() or {})
 
 
-def load(path: Path | None = None, **overrides: Any) -> Settings:
+# NEWSD_* variables that are not settings: read by the CLI and the event loop themselves.
+OTHER_ENV = frozenset({"NEWSD_CONFIG", "NEWSD_EVENT_LOOP", "NEWSD_CORPORA"})
+
+
+def load(
+    path: Path | None = None, *, environ: Mapping[str, str] | None = None, **overrides: Any
+) -> Settings:
     """Load settings from `path` (if it exists), the environment and `overrides`."""
+    check_env(os.environ if environ is None else environ)
     data = _read_toml(path) if path is not None else {}
     token = _config_data.set(data)
     try:
         return Settings(**overrides)
     except ValidationError as exc:
         raise _config_error(exc) from None
+    except SettingsError as exc:  # e.g. a NEWSD_* value that is not valid JSON
+        raise ConfigError("env", f"{exc}: {exc.__cause__}" if exc.__cause__ else str(exc)) from None
     finally:
         _config_data.reset(token)
+
+
+def check_env(environ: Mapping[str, str]) -> None:
+    """Refuse `NEWSD_*` variables naming no setting section (`NEWSD_FECH__RETRIES`), which
+    pydantic-settings would otherwise ignore without a word."""
+    sections = {name.upper() for name in Settings.model_fields}
+    for name in sorted(environ):
+        if not name.startswith("NEWSD_") or name in OTHER_ENV:
+            continue
+        section = name.removeprefix("NEWSD_").split("__", 1)[0]
+        if section not in sections:
+            known = ", ".join(sorted(f"NEWSD_{s}" for s in sections))
+            raise ConfigError("env", f"{name}: no such setting section (known: {known})")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -320,8 +384,16 @@ def _read_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError("config", f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError("config", f"config file is a directory: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("config", f"cannot read config file {path}: {_why(exc)}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("config", f"{path}: {exc}") from None
+
+
+def _why(exc: Exception) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
 
 
 def _config_error(exc: ValidationError) -> ConfigError:

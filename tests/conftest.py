@@ -17,8 +17,12 @@ import pytest
 import structlog
 from aiokafka import AIOKafkaConsumer
 
+from daemon.observability.logging import reset_stdlib_logging
 from daemon.settings import Settings, load
 from daemon.sinks.embedded import EmbeddedBroker, free_port
+
+# Daemons started by tests serve their ops endpoint on a free port, never the shared default.
+os.environ.setdefault("NEWSD_OPS__ADDRESS", "127.0.0.1:0")
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
@@ -110,6 +114,8 @@ def consume_topic() -> Any:
 
 @pytest.fixture(autouse=True)
 def _reset_structlog() -> Iterator[None]:
-    """Every test starts with structlog's default configuration."""
+    """Every test starts with structlog's default configuration (and without the stdlib
+    handler and warnings capture a command installed)."""
     yield
     structlog.reset_defaults()
+    reset_stdlib_logging()

@@ -95,9 +95,9 @@ def test_feed_commands_refuse_bad_input_with_exit_2(tmp_path: Path, capsys, argv
 
 
 def test_replay_of_a_missing_path_is_a_clear_error(tmp_path: Path, capsys):
-    """A path that does not exist fails with exit 1 and says which."""
+    """A path that does not exist is a user mistake: exit 2, and it says which."""
     missing = tmp_path / "nope"
-    assert main(["replay", str(missing), "--sink", f"jsonl:{tmp_path / 'out.jsonl'}"]) == 1
+    assert main(["replay", str(missing), "--sink", f"jsonl:{tmp_path / 'out.jsonl'}"]) == 2
     assert "nope" in capsys.readouterr().err
 
 

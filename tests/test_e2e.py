@@ -258,6 +258,7 @@ def test_default_config_runs_on_the_embedded_broker_and_counts_unreachable_feeds
             "NEWSD_FETCH__TIMEOUT__CONNECT": "2",
             "NEWSD_FETCH__TIMEOUT__TOTAL": "5",
             "NEWSD_FETCH__RETRIES": "0",
+            "NEWSD_OPS__ADDRESS": "127.0.0.1:0",
         }
         env_no_kafka = {k: v for k, v in os.environ.items() if not k.startswith("NEWSD_")}
         state = tmp_path / "state"

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from daemon.errors import UsageError
 from daemon.extract.extractor import Extractor
 from daemon.records import Article, FeedEntry, FetchedPage, Origin
 from daemon.settings import ExtractSettings
@@ -49,7 +50,10 @@ async def _extract_all(
 def _page(path: Path, url: str | None) -> FetchedPage:
     raw = path.read_bytes()
     if path.suffix == ".gz":
-        raw = gzip.decompress(raw)
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise UsageError("path", f"{path}: not a gzip file ({exc})") from None
     is_text = path.name.removesuffix(".gz").endswith(".txt")
     page_url = url or path.resolve().as_uri()
     entry = FeedEntry(origin=Origin(kind="cli", id=path.name, url=page_url), url=page_url)

@@ -60,8 +60,9 @@ class Extractor:
         )
 
     async def start(self) -> None:
-        """Start the worker processes."""
+        """Start the worker processes and wait until they answer."""
         self.pool.start()
+        await self.pool.warm()
 
     async def close(self) -> None:
         """Let running documents finish and stop the workers."""

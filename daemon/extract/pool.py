@@ -37,6 +37,10 @@ def pool_size(workers: int) -> int:
     return workers if workers > 0 else (os.cpu_count() or 1)
 
 
+def _ready() -> bool:
+    return True
+
+
 class ExtractPool:
     """An async facade over `pebble.ProcessPool` with a hard per-task timeout."""
 
@@ -44,6 +48,8 @@ class ExtractPool:
         self.workers = pool_size(workers)
         self.timeout = timeout
         self.max_tasks = max_tasks
+        self.timeouts = 0  # documents killed at the timeout (their worker was replaced)
+        self.crashes = 0  # workers that died under a document (and were replaced)
         self._pool: pebble.ProcessPool | None = None
 
     def start(self) -> None:
@@ -54,6 +60,22 @@ class ExtractPool:
             self._pool = pebble.ProcessPool(
                 max_workers=self.workers, max_tasks=self.max_tasks, context=context
             )
+
+    async def warm(self) -> None:
+        """Start the fork server and the workers now and wait until one answers.
+
+        pebble starts lazily, at the first document; the fork server then spends seconds
+        importing the extraction code before it ignores SIGINT, so a terminal's Ctrl-C (sent
+        to the whole process group) in that window would kill it and break the pool.  Started
+        here, before the daemon takes signals, every helper process already ignores SIGINT
+        (pebble's workers do too) and the parent alone decides how to stop.
+        """
+        self.start()
+        assert self._pool is not None
+        try:
+            await asyncio.wrap_future(self._pool.schedule(_ready))
+        except Exception as exc:
+            raise ExtractError("start", f"extraction workers did not start: {exc!r}") from exc
 
     async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run `function(*args, **kwargs)` in a worker; every failure becomes `ExtractError`.
@@ -69,13 +91,20 @@ class ExtractPool:
             future.cancel()  # type: ignore[no-untyped-call]
             raise
         except concurrent.futures.TimeoutError as exc:
+            self.timeouts += 1
             raise ExtractError("timeout", f"{self.timeout:g}s") from exc
         except pebble.ProcessExpired as exc:
+            self.crashes += 1
             raise ExtractError("worker_crashed", str(exc)) from exc
         except concurrent.futures.CancelledError as exc:
             raise ExtractError("cancelled") from exc
         except Exception as exc:  # the document broke the parser: one record, not the stage
             raise ExtractError("error", f"{type(exc).__name__}: {exc}") from exc
+
+    @property
+    def restarts(self) -> int:
+        """Workers replaced because a document killed or outlived them (recycling excluded)."""
+        return self.timeouts + self.crashes
 
     async def close(self) -> None:
         """Stop taking work, let running documents finish, then join the workers."""

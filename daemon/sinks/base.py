@@ -32,5 +32,8 @@ class Sink(Protocol):
         """Enqueue `message`; the returned awaitable raises `SinkError` if delivery failed for
         good (retryable errors were retried first)."""
 
+    async def check(self) -> None:
+        """Raise `SinkError` unless the destination answers now (readiness probe)."""
+
     async def close(self) -> None:
         """Flush what is pending, then release connections."""

@@ -64,8 +64,14 @@ class EmbeddedBroker:
         url = f"tcp://{self.host}:{self.port}"
         cmd = [str(broker_binary()), "broker", "--listener-url", url]
         cmd += ["--advertised-listener-url", url, "--storage-engine", "memory://tansu/"]
+        # Its own session: a terminal's Ctrl-C (SIGINT to the foreground process group) reaches
+        # newsd only, which drains first and stops the broker last.
         self._proc = subprocess.Popen(  # noqa: S603 - fixed argv, our own binary
-            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_clean_env()
+            cmd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=_clean_env(),
+            start_new_session=True,
         )
         self._wait_ready(timeout)
         log.info("broker.embedded.started", bootstrap_servers=self.bootstrap_servers)

@@ -50,6 +50,9 @@ class JsonlSink:
         except OSError as exc:
             raise SinkError("jsonl_write", str(exc)) from exc
 
+    async def check(self) -> None:
+        """A file is always ready once opened."""
+
     async def close(self) -> None:
         if self._file is not None:
             self._file.close()

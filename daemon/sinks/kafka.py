@@ -111,6 +111,14 @@ class KafkaSink:
                 await asyncio.sleep(_SEND.delay(attempt, _rng))
                 future = await self._enqueue(message)
 
+    async def check(self) -> None:
+        """Ask the broker for its metadata (readiness); `SinkError` when no broker answers."""
+        producer = self._require()
+        try:
+            await producer.client.fetch_all_metadata()
+        except KafkaError as exc:
+            raise _translate(exc) from exc
+
     async def close(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:

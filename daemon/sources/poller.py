@@ -114,6 +114,7 @@ class Poller:
         self.rng = rng or random.Random()
         self.counts: Counter[str] = Counter()
         self.states: dict[str, FeedState] = {}
+        self.last_errors: dict[str, str] = {}  # feed id → reason of its current error streak
         self._started = False
         self._dirty: set[str] = set()
         self._aliases: list[tuple[str, str]] = []
@@ -168,7 +169,10 @@ class Poller:
                 self.states[feed_id].retired = False
                 self.states[feed_id].next_poll_at = None
                 self._dirty.add(feed_id)
-        self.inactive = (self.states.keys() - wanted.keys()) | set(feeds.paused)
+        removed = self.states.keys() - wanted.keys()
+        for feed_id in removed:
+            self.last_errors.pop(feed_id, None)
+        self.inactive = removed | set(feeds.paused)
 
     async def close(self) -> None:
         """Store everything settled so far."""
@@ -457,6 +461,7 @@ class Poller:
         if new_entries:
             state.last_new_item_at = ts
         state.error_streak = 0
+        self.last_errors.pop(spec.feed_id, None)
         state.last_success_at = ts
         hints = schedule.hints_from_headers(response.headers, now=now, ttl=state.feed_ttl)
         at = schedule.next_after_success(
@@ -473,6 +478,7 @@ class Poller:
         flog: Any,
     ) -> None:
         self.counts[f"poll.error.{reason}"] += 1
+        self.last_errors[spec.feed_id] = reason
         state.error_streak += 1
         state.last_error, state.last_error_at = reason, self.now().timestamp()
         at = schedule.next_after_error(
