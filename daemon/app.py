@@ -163,16 +163,38 @@ async def _run_once(rt: Runtime, poller: Poller) -> None:
 
 
 async def _run_forever(rt: Runtime, poller: Poller) -> None:
-    stop = asyncio.Event()
-    stop_on_signals(stop)
-    reporter = asyncio.create_task(_report(rt, poller, stop))
-    await poller.run(stop)
-    log.info("daemon.stopping", grace_s=rt.settings.pipeline.shutdown_grace)
-    drained = await rt.pipeline.drain(timeout=rt.settings.pipeline.shutdown_grace)
+    signals = StopSignals.install()
+    reporter = asyncio.create_task(_report(rt, poller, signals.first))
+    await poller.run(signals.first)
+    await _stop(rt, poller, signals)
+    await reporter
+
+
+async def _stop(rt: Runtime, poller: Poller, signals: StopSignals) -> None:
+    """The stop sequence, after intake stopped (`Poller.run` returned at the first signal):
+    drain within `pipeline.shutdown_grace` (a second signal ends the drain at once), stop the
+    pipeline (whatever is unfinished is settled not done), store the poller's state.  Nothing
+    unacknowledged is marked done, so the next start redoes exactly the unfinished entries."""
+    grace = rt.settings.pipeline.shutdown_grace
+    log.info("daemon.stopping", grace_s=grace)
+    drained = await _drain(rt.pipeline, grace, signals.second)
     if not drained:
         log.warning("daemon.drain_timeout", note="unfinished entries will be redone")
+    await rt.pipeline.stop(ack_wait=min(grace, 5.0))
     await poller.close()
-    await reporter
+
+
+async def _drain(pipeline: Pipeline, grace: float, hurry: asyncio.Event) -> bool:
+    """True when the pipeline drained within `grace` seconds and before `hurry` was set."""
+    drain = asyncio.create_task(pipeline.drain(timeout=grace))
+    hurried = asyncio.create_task(hurry.wait())
+    await asyncio.wait({drain, hurried}, return_when=asyncio.FIRST_COMPLETED)
+    hurried.cancel()
+    if not drain.done():
+        drain.cancel()
+        log.warning("daemon.drain_cut_short", reason="second signal")
+        return False
+    return drain.result()
 
 
 async def _report(rt: Runtime, poller: Poller, stop: asyncio.Event) -> None:
@@ -376,6 +398,30 @@ def stop_on_signals(stop: asyncio.Event) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+
+
+@dataclass(frozen=True)
+class StopSignals:
+    """SIGTERM / SIGINT as two events: the first asks to stop, the second to hurry."""
+
+    first: asyncio.Event
+    second: asyncio.Event
+
+    @classmethod
+    def install(cls) -> StopSignals:
+        signals = cls(asyncio.Event(), asyncio.Event())
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, signals.received, sig)
+        return signals
+
+    def received(self, sig: signal.Signals) -> None:
+        if self.first.is_set():
+            self.second.set()
+        else:
+            self.first.set()
+        log.info("daemon.signal", signal=sig.name, hurry=self.second.is_set())
 
 
 async def tail(

@@ -96,6 +96,7 @@ class Pipeline:
         self.articles: asyncio.Queue[Article] = asyncio.Queue(size)
         self.in_flight: asyncio.Queue[_InFlight] = asyncio.Queue(max_in_flight)
         self._tasks: list[asyncio.Task[None]] = []
+        self._acker: asyncio.Task[None] | None = None
 
     # -- intake -------------------------------------------------------------------------------
 
@@ -116,7 +117,7 @@ class Pipeline:
         self._spawn(self._fetch_worker, self.settings.fetch_workers)
         self._spawn(self._extract_worker, self.extract_workers)
         self._spawn(self._dedup_worker, 1)
-        self._spawn(self._ack_worker, 1)
+        self._acker = asyncio.create_task(self._ack_worker())
 
     def _spawn(self, worker: Callable[[], Coroutine[Any, Any, None]], count: int) -> None:
         for _ in range(count):
@@ -132,12 +133,22 @@ class Pipeline:
             return False
         return True
 
-    async def stop(self) -> None:
-        """Cancel the workers; whatever was still queued is settled as not done (redo)."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+    async def stop(self, ack_wait: float = 5.0) -> None:
+        """Stop taking work and end every worker; what is left is settled not done (redo).
+
+        Fetch, extract and dedup workers are cancelled at once.  Events already handed to the
+        sink get up to `ack_wait` seconds for their acknowledgements, so work the broker took
+        is not redone; then the acker is cancelled too and everything still queued is
+        abandoned (settled not done).  Idempotent.
+        """
+        await _cancel(self._tasks)
         self._tasks.clear()
+        if self._acker is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(ack_wait):
+                    await self.in_flight.join()
+            await _cancel([self._acker])
+            self._acker = None
         await self._abandon_queued()
 
     async def _abandon_queued(self) -> None:
@@ -293,6 +304,12 @@ class Pipeline:
         except Exception as exc:
             self.metrics.incr("settle.error")
             log.error("settle.failed", url=entry.url, error=repr(exc))
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _drain_nowait(queue: asyncio.Queue[T]) -> list[T]:

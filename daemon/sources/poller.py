@@ -12,11 +12,13 @@ One poll of one feed, top to bottom (`Poller._poll`):
                      `updated` changed); reschedule from the entry rate and server hints
 
 The at-least-once rule: state moves forward only after the broker acknowledged.  Every emitted
-entry carries `settle`; its key is remembered as seen only when settled with `published=True`,
-and the feed's cursor (ETag, Last-Modified, body hash) advances only once *every* entry of that
-poll settled published.  Until then the stored cursor is empty, so the next poll (or the next
-process, after a crash) fetches unconditionally and emits whatever was not published.
-Entries still in flight are not emitted twice by an overlapping poll.
+entry carries `settle`; the bookkeeping of what is out and when a feed's cursor may move lives in
+`daemon.sources.cursor`: the cursor never moves past an entry that is not done, so the next poll
+(or the next process, after a crash or a stop) fetches in full and offers it again.  Entries
+still out are not emitted twice by an overlapping poll.
+
+Stopping (`run` after `stop` is set): intake stops at once.  No new poll starts, and a poll in
+progress is cancelled, so it emits nothing more; what it did not emit is left for the next start.
 
 Every outcome is counted in `Poller.counts` (`poll.ok`, `poll.not_modified`, `poll.unchanged`,
 `poll.malformed`, `poll.gone`, `poll.moved`, `poll.error.<reason>`, `entries.new`,
@@ -31,7 +33,7 @@ import contextlib
 import dataclasses
 import hashlib
 import random
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -43,8 +45,9 @@ from daemon.fetch.http import Fetch, Hop, HttpResponse
 from daemon.records import FeedEntry, FeedSpec, Origin
 from daemon.settings import PollSettings
 from daemon.sources import schedule
+from daemon.sources.cursor import Cursor, CursorBook
 from daemon.sources.feedparse import ParsedFeed, parse_feed
-from daemon.sources.feedstate import FeedState, FeedStateRepo, SeenKey
+from daemon.sources.feedstate import FeedState, FeedStateRepo
 
 log = structlog.get_logger(__name__)
 
@@ -78,18 +81,6 @@ def permanent_target(hops: Sequence[Hop]) -> str | None:
     return target
 
 
-@dataclasses.dataclass(slots=True)
-class _Batch:
-    """The entries emitted by one poll, and the cursor to store once all are published."""
-
-    feed_id: str
-    etag: str | None
-    last_modified: str | None
-    body_hash: str
-    outstanding: int
-    ok: bool = True
-
-
 class Poller:
     """Polls a fixed set of feeds; see the module docstring for the rules it keeps."""
 
@@ -113,12 +104,9 @@ class Poller:
         self.rng = rng or random.Random()
         self.counts: Counter[str] = Counter()
         self.states: dict[str, FeedState] = {}
+        self.book = CursorBook(self.states)
         self._started = False
-        self._dirty: set[str] = set()
         self._aliases: list[tuple[str, str]] = []
-        self._seen_pending: defaultdict[str, list[SeenKey]] = defaultdict(list)
-        self._in_flight: defaultdict[str, set[str]] = defaultdict(set)
-        self._batches: dict[str, _Batch] = {}
         self._busy: set[str] = set()
         self._bounds_of: dict[str, schedule.Bounds] = {}
 
@@ -152,12 +140,12 @@ class Poller:
     async def flush(self) -> None:
         """Write seen keys, aliases and changed feed states to the store."""
         now = self.now().timestamp()
-        seen, self._seen_pending = self._seen_pending, defaultdict(list)
-        await self.repo.record_seen(seen, now=now)
+        # Seen keys first: a crash between the two writes redoes work, never hides an entry.
+        await self.repo.record_seen(self.book.take_seen(), now=now)
         aliases, self._aliases = self._aliases, []
         for url, feed_id in aliases:
             await self.repo.add_alias(url, feed_id)
-        dirty, self._dirty = self._dirty, set()
+        dirty, self.book.dirty = self.book.dirty, set()
         await self.repo.save(self.states[f] for f in dirty)
 
     # ------------------------------------------------------------ loops
@@ -173,17 +161,19 @@ class Poller:
         await self.flush()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll due feeds every `poll.tick` until `stop` is set; polls in progress finish."""
+        """Poll due feeds every `poll.tick` until `stop` is set, then stop intake at once:
+        polls in progress are cancelled (what they did not emit is offered again later)."""
         await self.start()
         queue: asyncio.Queue[str | None] = asyncio.Queue()
         async with asyncio.TaskGroup() as group:
-            group.create_task(self._work(queue, until_empty=False))
+            work = group.create_task(self._work(queue, until_empty=False))
             while not stop.is_set():
                 self._enqueue_due(queue)
                 await self.flush()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.settings.tick)
-            self._stop_intake(queue)
+            work.cancel()
+        self._busy.clear()
         await self.flush()
 
     def _enqueue_due(self, queue: asyncio.Queue[str | None]) -> None:
@@ -193,13 +183,6 @@ class Poller:
             if due and not state.retired and feed_id not in self._busy:
                 self._busy.add(feed_id)
                 queue.put_nowait(feed_id)
-
-    def _stop_intake(self, queue: asyncio.Queue[str | None]) -> None:
-        while not queue.empty():
-            feed_id = queue.get_nowait()
-            self._busy.discard(feed_id or "")
-        for _ in range(self.settings.concurrency):
-            queue.put_nowait(None)
 
     async def _work(self, queue: asyncio.Queue[str | None], *, until_empty: bool) -> None:
         """`poll.concurrency` workers drain `queue`; None (or no work, `until_empty`) ends one."""
@@ -232,7 +215,7 @@ class Poller:
             flog.exception("feed.error", reason="internal")
             self._failed(spec, state, f"internal.{type(exc).__name__}", None, flog)
         finally:
-            self._dirty.add(feed_id)
+            self.book.dirty.add(feed_id)
 
     async def _poll(self, spec: FeedSpec, state: FeedState, flog: Any) -> None:
         full = state.polls_since_full + 1 >= self.settings.force_full_fetch_every
@@ -273,7 +256,8 @@ class Poller:
             # for new bytes): the body itself decides.
             self.counts["poll.unchanged"] += 1
             self._track_redirects(state, response, flog)
-            state.etag, state.last_modified = _validators(response)
+            self.book.begin(spec.feed_id)
+            self.book.polled(spec.feed_id, Cursor(*_validators(response), body_hash))
             self._succeeded(spec, state, response, new_entries=0)
             return
         try:
@@ -305,13 +289,11 @@ class Poller:
         self.counts["poll.ok"] += 1
         if feed.malformed:
             self.counts["poll.malformed"] += 1
+        self.book.begin(spec.feed_id)
         fresh = await self._fresh_entries(spec, feed)
-        etag, last_modified = _validators(response)
-        if fresh:
-            batch = _Batch(spec.feed_id, etag, last_modified, body_hash, len(fresh))
-            await self._emit_all(spec, state, fresh, batch)
-        else:
-            state.etag, state.last_modified, state.body_hash = etag, last_modified, body_hash
+        await self._emit_all(spec.feed_id, fresh)
+        # Every new entry of this body is out (or done): once none is out, its cursor is stored.
+        self.book.polled(spec.feed_id, Cursor(*_validators(response), body_hash))
         new = sum(1 for e in fresh if not e.is_update)
         self.counts["entries.new"] += new
         self.counts["entries.updated"] += len(fresh) - new
@@ -330,9 +312,9 @@ class Poller:
     async def _fresh_entries(self, spec: FeedSpec, feed: ParsedFeed) -> list[FeedEntry]:
         """Entries never published before, and known ones whose `updated` value changed."""
         seen = await self.repo.seen(spec.feed_id)
-        for key, updated in self._seen_pending.get(spec.feed_id, ()):
+        for key, updated in self.book.seen_pending(spec.feed_id):
             seen[key] = updated
-        in_flight = self._in_flight[spec.feed_id]
+        in_flight = self.book.out(spec.feed_id)
         fresh: list[FeedEntry] = []
         taken: set[str] = set()
         for entry in feed.entries:
@@ -353,40 +335,18 @@ class Poller:
             return dataclasses.replace(entry, language=spec.language)
         return entry
 
-    async def _emit_all(
-        self, spec: FeedSpec, state: FeedState, fresh: list[FeedEntry], batch: _Batch
-    ) -> None:
-        # Until every entry is published the stored cursor stays empty: a crash, or a failed
-        # publish, makes the next poll unconditional so nothing is lost (at-least-once).
-        state.clear_cursor()
-        self._batches[spec.feed_id] = batch
-        in_flight = self._in_flight[spec.feed_id]
-
-        async def settle(entry: FeedEntry, published: bool) -> None:
-            self._settled(batch, entry, published)
+    async def _emit_all(self, feed_id: str, fresh: list[FeedEntry]) -> None:
+        async def settle(entry: FeedEntry, done: bool) -> None:
+            self.book.settled(feed_id, item_key(entry), _updated_value(entry), done=done)
 
         for entry in fresh:
-            in_flight.add(item_key(entry))
-            await self.emit(dataclasses.replace(entry, settle=settle))
-
-    def _settled(self, batch: _Batch, entry: FeedEntry, published: bool) -> None:
-        key = item_key(entry)
-        self._in_flight[batch.feed_id].discard(key)
-        latest = self._batches.get(batch.feed_id)
-        if published:
-            self._seen_pending[batch.feed_id].append((key, _updated_value(entry)))
-        else:
-            batch.ok = False
-            if latest is not None:
-                latest.ok = False
-            self.states[batch.feed_id].clear_cursor()
-        batch.outstanding -= 1
-        if batch.outstanding == 0 and batch.ok and latest is batch:
-            state = self.states[batch.feed_id]
-            state.etag, state.last_modified = batch.etag, batch.last_modified
-            state.body_hash = batch.body_hash
-            del self._batches[batch.feed_id]
-        self._dirty.add(batch.feed_id)
+            key = item_key(entry)
+            self.book.emitting(feed_id, key)
+            try:
+                await self.emit(dataclasses.replace(entry, settle=settle))
+            except BaseException:
+                self.book.not_emitted(feed_id, key)
+                raise
 
     # ------------------------------------------------------------ outcomes
 
