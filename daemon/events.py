@@ -50,6 +50,12 @@ class ArticleEvent(BaseModel):
     site_name: str | None = Field(None, description="Publisher / site name.")
     title: str | None = Field(None, description="Headline.")
     text: str = Field(description="Cleaned article body, paragraphs separated by blank lines.")
+    text_truncated: bool = Field(
+        False, description="The text was cut after a paragraph to fit the broker's message limit."
+    )
+    text_original_length: int | None = Field(
+        None, ge=0, description="When truncated: characters in the full text."
+    )
     summary: str | None = Field(None, description="Description or feed summary, cleaned.")
     authors: list[str] = Field(default_factory=list, description="Bylines, as written.")
     language: str | None = Field(None, description="ISO 639-1 code, detected or declared.")
@@ -58,7 +64,9 @@ class ArticleEvent(BaseModel):
     fetched_at: AwareDatetime = Field(description="When newsd fetched the page.")
     image: str | None = Field(None, description="Top image URL.")
     tags: list[str] = Field(default_factory=list, description="Keywords / tags of the page.")
-    content_hash: str = Field(description="sha256 of the normalized text, `sha256:<hex>`.")
+    content_hash: str = Field(
+        description="sha256 of the normalized full text (before any truncation), `sha256:<hex>`."
+    )
     cluster_id: str = Field(description="Event id of the cluster's original; the message key.")
     duplicate_of: str | None = Field(None, description="For duplicates: the original's event id.")
     similarity: float | None = Field(

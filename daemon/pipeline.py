@@ -31,6 +31,7 @@ from daemon.observability.metrics import Metrics
 from daemon.records import Article, FeedEntry, FetchedPage, Verdict
 from daemon.settings import PipelineSettings
 from daemon.sinks.base import Channel, OutMessage, Sink
+from daemon.sinks.fit import fit
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -204,8 +205,19 @@ class Pipeline:
             return
         self.metrics.incr(f"dedup.{verdict.kind}")
         event = article_event(article, verdict)
-        message = self._message(_CHANNELS[event.type], event.cluster_id, event)
-        await self._send(message, article.entry, article, verdict, event.type)
+        fitted = fit(event, self._article_message, self.sink.oversize)
+        if fitted is None:
+            await self.deduper.release(article, verdict)
+            detail = f"{len(article.text)} characters; the first paragraph alone is over the limit"
+            await self._fail(article.entry, "publish", "too_large", detail)
+            return
+        if fitted.truncated:
+            self.metrics.incr("publish.truncated")
+            log.warning("publish.truncated", chars=len(article.text))
+        await self._send(fitted.message, article.entry, article, verdict, event.type)
+
+    def _article_message(self, event: ArticleEvent) -> OutMessage:
+        return self._message(_CHANNELS[event.type], event.cluster_id, event)
 
     async def _ack_worker(self) -> None:
         while True:

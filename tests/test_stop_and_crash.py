@@ -56,7 +56,7 @@ async def test_a_crash_with_items_in_flight_loses_none_of_them(
         config = write_config(tmp_path, kafka_settings, server.url("/feed.xml"), poll=FAST_POLL)
         state = tmp_path / "state"
         async with DaemonProcess(config, state, log_name="first") as first:
-            await first.wait_for_log("feed.polled", count=3)
+            await first.wait_until(lambda: len(server.hits("/feed.xml")) >= 3)
             await asyncio.sleep(0.5)  # past the next tick, which stores the feed's state
             first.kill()
             await first.wait(10)
@@ -94,7 +94,7 @@ async def test_a_stop_leaves_exactly_the_unfinished_entries_for_the_next_start(
         state = tmp_path / "state"
         async with DaemonProcess(config, state, log_name="first") as first:
             assert len(await published(kafka_settings, consume_topic, expect=4)) == 4
-            await first.wait_for_log("feed.polled", count=3)
+            await first.wait_until(lambda: len(server.hits("/feed.xml")) >= 3)
             stopped_at = time.monotonic()
             first.signal(signal.SIGTERM)
             if signals == 2:

@@ -32,5 +32,8 @@ class Sink(Protocol):
         """Enqueue `message`; the returned awaitable raises `SinkError` if delivery failed for
         good (retryable errors were retried first)."""
 
+    def oversize(self, message: OutMessage) -> int:
+        """Bytes by which `message` exceeds the destination's message limit; 0 or less: fits."""
+
     async def close(self) -> None:
         """Flush what is pending, then release connections."""
