@@ -83,7 +83,8 @@ async def runtime(
         archive = await _archive(settings, stack)
         http = HttpFetcher(settings.fetch, on_response=archive.record if archive else None)
         stack.push_async_callback(http.aclose)
-        extractor = Extractor(settings.extract)
+        metrics = Metrics()
+        extractor = Extractor(settings.extract, metrics=metrics)
         await extractor.start()
         stack.push_async_callback(extractor.close)
         deduper = Deduper(
@@ -91,7 +92,6 @@ async def runtime(
         )
         await deduper.start()
         stack.push_async_callback(deduper.close)
-        metrics = Metrics()
         pipeline = Pipeline(
             settings.pipeline,
             fetcher=Fetcher(settings.fetch, http),

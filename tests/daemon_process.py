@@ -17,6 +17,7 @@ import json
 import os
 import random
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -196,3 +197,26 @@ class DaemonProcess:
 
     def tail(self, chars: int = 3000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
+
+
+def run_once(config: Path, state: Path) -> list[dict[str, Any]]:
+    """`newsd run --once`; asserts exit code 0 and returns its JSON log lines."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NEWSD_LOG__FORMAT": "json"}
+    argv = [sys.executable, "-m", "daemon", "run", "--once"]
+    result = subprocess.run(
+        [*argv, "--config", str(config), "--state", str(state)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stderr.splitlines()
+    return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+def summary(logs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The `daemon.summary` line's counters."""
+    return next(e for e in logs if e["event"] == "daemon.summary")

@@ -21,23 +21,38 @@ Worker crashes and parser errors with no feed content to fall back on raise `Ext
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
+
+import structlog
 
 from daemon.dedup.keys import canonical_url
 from daemon.errors import ExtractError
 from daemon.extract.credits import agency_name, split_authors
-from daemon.extract.feedtext import html_to_text, sane_canonical
+from daemon.extract.dates import plausible
+from daemon.extract.feedtext import entry_text, html_to_text, sane_canonical
 from daemon.extract.language import detect_language
 from daemon.extract.pool import ExtractPool
 from daemon.extract.work import TEASER_CHARS, Extracted, extract_html, extract_text
-from daemon.records import Article, ExtractionStatus, FeedEntry, FetchedPage
+from daemon.fetch.http import content_charset
+from daemon.observability.metrics import Metrics
+from daemon.records import Article, ExtractionStatus, FetchedPage
 from daemon.settings import ExtractSettings
+
+log = structlog.get_logger(__name__)
 
 
 class Extractor:
     """FetchedPage → Article, with extraction in a process pool (see module docstring)."""
 
-    def __init__(self, settings: ExtractSettings, *, pool: ExtractPool | None = None) -> None:
+    def __init__(
+        self,
+        settings: ExtractSettings,
+        *,
+        pool: ExtractPool | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.settings = settings
+        self.metrics = metrics or Metrics()
         self.pool = pool or ExtractPool(
             workers=settings.workers,
             timeout=settings.timeout,
@@ -59,7 +74,7 @@ class Extractor:
         try:
             found = await self._run(page)
         except ExtractError as exc:
-            if not _feed_text(page.entry):
+            if not entry_text(page.entry):
                 if exc.reason == "timeout":
                     return self._fallback(page, Extracted(title=None, text=""), "timeout")
                 raise
@@ -69,7 +84,10 @@ class Extractor:
     async def _run(self, page: FetchedPage) -> Extracted:
         language = page.entry.language
         if page.is_text_capture:
-            return await self.pool.run(extract_text, page.body, declared_language=language)
+            charset = content_charset(page.content_type)
+            return await self.pool.run(
+                extract_text, page.body, declared_language=language, charset=charset
+            )
         return await self.pool.run(
             extract_html,
             page.body,
@@ -84,14 +102,14 @@ class Extractor:
         # (metered sites declare every article not free).
         says_paid = found.not_free or found.paywall_marker
         paywalled = says_paid and len(found.text) < TEASER_CHARS
-        if paywalled and (long_enough or not _feed_text(page.entry)):
+        if paywalled and (long_enough or not entry_text(page.entry)):
             return self._article(page, found, "paywalled")
         if long_enough:
             return self._article(page, found, "ok")
         return self._fallback(page, found, "empty")
 
     def _fallback(self, page: FetchedPage, found: Extracted, status: ExtractionStatus) -> Article:
-        feed_text = _feed_text(page.entry)
+        feed_text = entry_text(page.entry)
         if feed_text and len(feed_text) >= len(found.text):
             language = detect_language(feed_text, declared=page.entry.language)
             if not self.settings.detect_language:
@@ -102,6 +120,8 @@ class Extractor:
 
     def _article(self, page: FetchedPage, found: Extracted, status: ExtractionStatus) -> Article:
         entry = page.entry
+        if found.dropped_dates:
+            self.metrics.incr("extract.date_dropped.published_at", found.dropped_dates)
         authors, agencies = _people(found.authors + entry.authors)
         summary = html_to_text(entry.summary) if entry.summary else None
         return Article(
@@ -115,13 +135,23 @@ class Extractor:
             summary=found.summary or summary or None,
             authors=authors,
             language=found.language if self.settings.detect_language else entry.language,
-            published_at=found.published_at or entry.published_at,
-            modified_at=found.modified_at or entry.updated_at,
+            published_at=self._dated("published_at", page, found.published_at, entry.published_at),
+            modified_at=self._dated("modified_at", page, found.modified_at, entry.updated_at),
             site_name=found.site_name,
             image=found.image,
             tags=found.tags,
             syndication=(found.agencies + agencies or (None,))[0],
         )
+
+    def _dated(self, name: str, page: FetchedPage, *claims: datetime | None) -> datetime | None:
+        """The first claim that is believable (see `daemon.extract.dates`); each absurd one is
+        dropped, counted and logged."""
+        for claim in claims:
+            if plausible(claim, now=page.fetched_at):
+                return claim
+            self.metrics.incr(f"extract.date_dropped.{name}")
+            log.info("extract.date_dropped", field=name, value=claim.isoformat() if claim else None)
+        return None
 
 
 def _people(names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -140,7 +170,3 @@ def _people(names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def _canonical(declared: str | None, final_url: str) -> str:
     return canonical_url(sane_canonical(declared, final_url) or final_url)
-
-
-def _feed_text(entry: FeedEntry) -> str:
-    return html_to_text(entry.content) or html_to_text(entry.summary)

@@ -51,7 +51,7 @@ async def test_html_page_is_fetched(server: HttpServer, http: HttpFetcher) -> No
     assert page.failure is None and not page.is_text_capture
     assert (page.status, page.content_type, page.body) == (
         200,
-        "text/html",
+        "text/html; charset=utf-8",  # as served, charset included
         b"<html><p>story</p></html>",
     )
 

@@ -170,5 +170,7 @@ def test_every_corpus_file_parses_or_raises_feed_error() -> None:
             outcomes["ok"] += 1
         except FeedError:
             outcomes["feed_error"] += 1
-    assert outcomes["ok"] > 1500
+    # feedparser's ~90 deliberately broken fragments without items (entities/, illformed/)
+    # are errors since broken XML with no entry counts as unparseable, not as an empty feed.
+    assert outcomes["ok"] > 1400
     assert time.monotonic() - started < 60
