@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(days=1)
 # A declared date with a negative or zero year: date parsers drop the sign and read it as real.
-_SIGNED_OR_ZERO_YEAR = re.compile(r"^\s*(?:[-−]\s*\d|\+?0{4}\b)")
+_SIGNED_OR_ZERO_YEAR = re.compile(r"^\s*(?:[-−]\d{1,6}-\d|\+?0{4}\b)")
 
 
 def plausible(value: datetime | None, *, now: datetime) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -177,3 +178,41 @@ async def test_extraction_timeout_falls_back_without_stalling() -> None:
         pool.close_now()
     assert article.extraction == "timeout"
     assert time.monotonic() - started < 10
+
+
+async def test_a_page_without_body_uses_the_feed_text(extractor: Extractor) -> None:
+    """A page the fetcher could not get (failure `empty`) with a feed summary is published
+    from that summary."""
+    article = await extractor(_page(failure="empty", summary=f"<p>{PARAGRAPH}</p>"))
+    assert (article.extraction, article.text) == ("feed_content", PARAGRAPH.strip())
+
+
+async def test_absurd_dates_become_null_and_are_counted(pool: ExtractPool) -> None:
+    """A date more than a day after the fetch, before 1990, or a declared negative year is
+    dropped and counted; a believable feed date still fills in for a dropped page date."""
+    extractor = Extractor(ExtractSettings(), pool=pool)
+    future = '<meta property="article:published_time" content="2999-01-01T00:00:00Z">'
+    article = await extractor(_page(_html(future)))
+    assert article.published_at is None
+    negative = '<meta name="date" content="-2000-01-01"><meta name="modified" content="1899-05-01">'
+    article = await extractor(_page(_html(negative)))
+    assert (article.published_at, article.modified_at) == (None, None)
+    assert extractor.metrics.counts["extract.date_dropped.published_at"] == 2
+    assert extractor.metrics.counts["extract.date_dropped.modified_at"] == 0
+    page = _page(_html(future))
+    entry = replace(page.entry, published_at=datetime(2024, 2, 1, tzinfo=UTC))
+    article = await extractor(replace(page, entry=entry))
+    assert article.published_at == datetime(2024, 2, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("charset", ["windows-1251", "koi8-r", "utf-8"])
+async def test_a_text_capture_is_decoded_in_its_declared_charset(
+    extractor: Extractor, charset: str
+) -> None:
+    """A plain-text page is read in the charset its Content-Type declares."""
+    text = "Заголовок новости дня\n\n" + "Городские службы начали подготовку к зиме. " * 10
+    page = replace(
+        _page(text.encode(charset), text=True), content_type=f"text/plain; charset={charset}"
+    )
+    article = await extractor(page)
+    assert "\ufffd" not in article.text and "Городские службы" in article.text

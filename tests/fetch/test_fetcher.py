@@ -192,6 +192,21 @@ async def test_permanent_errors_are_raised(
     assert len(server.hits("/a")) == 1
 
 
+@pytest.mark.parametrize("status", [404, 410, 500])
+async def test_a_missing_page_with_feed_text_is_a_page_without_body(
+    server: HttpServer, http: HttpFetcher, status: int
+) -> None:
+    """When the entry carries its own text, a page that cannot be fetched comes back without
+    a body (the extractor then uses the feed's content) instead of raising."""
+    server.route("/robots.txt", Reply(status=404))
+    server.route("/a", Reply(status=status))
+    with_text = FeedEntry(
+        origin=Origin("feed", "test"), url=server.url("/a"), summary="<p>The story.</p>"
+    )
+    page = await fetcher(http, retries=0)(with_text)
+    assert (page.failure, page.status, page.body) == ("empty", status, b"")
+
+
 async def test_timeout_becomes_a_timeout_page(server: HttpServer) -> None:
     """A page that keeps timing out is returned as failure='timeout' after its retries."""
     server.route("/robots.txt", Reply(status=404))
