@@ -32,7 +32,7 @@ class Sink:
 
     def __init__(self, *, publish: bool | None = True) -> None:
         self.entries: list[FeedEntry] = []
-        self.publish = publish  # None: leave entries unsettled
+        self.publish = publish  # settle as done (True), not done (False), or not at all (None)
 
     async def __call__(self, entry: FeedEntry) -> None:
         self.entries.append(entry)
@@ -260,7 +260,7 @@ async def test_updated_entries_flow_on_as_updates(
 async def test_unpublished_entries_are_emitted_again_and_hold_the_cursor(
     server: HttpServer, fetcher: HttpFetcher, repo: FeedStateRepo
 ) -> None:
-    """Settled published=False: the entry comes again next poll, which is unconditional."""
+    """Settled not done: the entry comes again next poll, which is unconditional."""
     server.route("/feed.xml", etag_server('"v1"', rss(["a", "b"])))
     failing = Sink(publish=False)
     p = poller([feed(server)], fetcher, repo, failing)
