@@ -115,6 +115,8 @@ def write_config(
             "per_domain_concurrency": 16,
             "respect_robots": False,
         },
+        # Slow test pages hang rather than time out (a timeout would end them as errors).
+        "fetch.timeout": {"read": 180.0, "total": 180.0},
         "extract": {"workers": 1},
     }
     for name, values in sections.items():

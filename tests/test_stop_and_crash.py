@@ -24,7 +24,7 @@ FAST_POLL = {
     "tick": 0.2,
     "jitter": 0.0,
 }
-HANG = 12.0  # seconds a slow page takes: longer than any test waits for it
+HANG = 90.0  # seconds a slow page takes: longer than any test waits for it
 
 
 def serve_pages(server: HttpServer, numbers: range, *, delay: float = 0.0) -> None:
@@ -62,6 +62,7 @@ async def test_a_crash_with_items_in_flight_loses_none_of_them(
             await first.wait(10)
         serve_pages(server, numbers)
         async with DaemonProcess(config, state, log_name="second") as second:
+            await second.wait_for_log("feed.polled")  # running, signal handlers in place
             events = await published(kafka_settings, consume_topic, expect=len(numbers))
             second.signal(signal.SIGTERM)
             assert await second.wait(30) == 0, second.tail()
@@ -105,6 +106,7 @@ async def test_a_stop_leaves_exactly_the_unfinished_entries_for_the_next_start(
         assert took < (grace if signals == 1 else 0.5) + 8.0, took
         serve_pages(server, hanging)
         async with DaemonProcess(config, state, log_name="second") as second:
+            await second.wait_for_log("feed.polled")  # running, signal handlers in place
             events = await published(kafka_settings, consume_topic, expect=8)
             second.signal(signal.SIGTERM)
             assert await second.wait(30) == 0, second.tail()
