@@ -235,6 +235,9 @@ class Pipeline:
             log.error("publish.failed", url=item.entry.url, reason=exc.reason, detail=exc.detail)
             if item.article is not None and item.verdict is not None:
                 await self.deduper.release(item.article, item.verdict)
+            if exc.reason == "too_large" and item.article is not None:
+                await self._refused_as_too_large(item.entry, exc.detail)
+                return
             await self._settle(item.entry, done=False)
             return
         if item.article is not None and item.verdict is not None:
@@ -288,9 +291,27 @@ class Pipeline:
             log.error("publish.failed", reason=exc.reason, detail=exc.detail)
             if article is not None and verdict is not None:
                 await self.deduper.release(article, verdict)
+            if exc.reason == "too_large" and article is not None:
+                await self._fail(entry, "publish", "too_large", exc.detail)
+                return
             await self._settle(entry, done=False)
             return
         await self.in_flight.put(_InFlight(delivery, entry, article, verdict, event_type))
+
+    async def _refused_as_too_large(self, entry: FeedEntry, detail: str) -> None:
+        """The broker refused an article as too large (a lower limit than it described): the
+        same message would be refused again, so its error is published now, from the acker
+        itself (not queued behind it), and the entry is done once that is acknowledged."""
+        event = error_event(entry, "publish", "too_large", detail)
+        try:
+            await (await self.sink.send(self._message("errors", event.event_id, event)))
+        except SinkError as exc:
+            log.error("publish.failed", url=entry.url, reason=exc.reason, detail=exc.detail)
+            await self._settle(entry, done=False)
+            return
+        self.metrics.incr(f"publish.ok.{event.type}")
+        self.on_outcome(event.type)
+        await self._settle(entry, done=True)
 
     def _message(self, channel: Channel, key: str, event: ArticleEvent | ErrorEvent) -> OutMessage:
         headers = cloudevent_headers(event, time=self.clock(), extra=self.extra_headers)

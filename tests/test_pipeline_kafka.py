@@ -10,6 +10,7 @@ import json
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 
+import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from daemon.dedup.keys import canonical_url, content_hash, event_id
@@ -354,3 +355,38 @@ async def test_an_article_over_the_message_limit_is_truncated_or_an_error_never_
     assert sorted(settled.calls) == [("http://a.test/long", True), ("http://a.test/wall", True)]
     assert deduper.released == ["http://a.test/wall"]
     assert pipeline.metrics.counts["publish.truncated"] == 1
+
+
+class TooLargeSink(RecordingSink):
+    """Refuses every article as too large, as a broker with a lower limit than it described
+    would: at enqueue (`at_send`) or in the delivery; error events are acknowledged."""
+
+    def __init__(self, *, at_send: bool) -> None:
+        super().__init__()
+        self.at_send = at_send
+
+    async def send(self, message: OutMessage) -> Awaitable[None]:
+        if message.channel == "errors":
+            return await super().send(message)
+        if self.at_send:
+            raise SinkError("too_large", "refused")
+
+        async def refused() -> None:
+            raise SinkError("too_large", "MESSAGE_TOO_LARGE from the broker")
+
+        return refused()
+
+
+@pytest.mark.parametrize("at_send", [True, False], ids=["at-send", "in-delivery"])
+async def test_an_article_the_broker_refuses_as_too_large_is_an_error_not_a_redo(
+    kafka_settings, at_send
+):
+    """A `too_large` refusal is not retried on the next poll: the item goes to the errors
+    topic with reason `too_large` and is done; the dedup state is released."""
+    settled, deduper, sink = Settled(), TextDeduper(), TooLargeSink(at_send=at_send)
+    pipeline = build(kafka_settings, sink, deduper, {"http://a.test/1": "story"})
+    await run_pipeline(pipeline, entries(["http://a.test/1"], settled))
+    reasons = [json.loads(m.value)["reason"] for m in sink.messages if m.channel == "errors"]
+    assert reasons == ["too_large"]
+    assert settled.calls == [("http://a.test/1", True)]
+    assert deduper.released == ["http://a.test/1"] and deduper.committed == []

@@ -20,7 +20,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import KafkaError, KafkaTimeoutError
+from aiokafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from daemon.errors import SinkError
@@ -224,6 +224,8 @@ async def _with_connect_retries(start: Any, what: str) -> None:
 
 
 def _translate(exc: KafkaError) -> SinkError:
+    if isinstance(exc, MessageSizeTooLargeError):  # refused client-side or by the broker
+        return SinkError("too_large", str(exc))
     reason = type(exc).__name__.removesuffix("Error").lower() or "kafka"
     retryable = bool(getattr(exc, "retriable", False)) or isinstance(exc, KafkaTimeoutError)
     return SinkError(f"kafka_{reason}", str(exc), retryable=retryable)
