@@ -4,7 +4,7 @@ The server runs in a separate process (a raw asyncio HTTP/1.1 server with keep-a
 on many loopback addresses 127.0.x.y, so the per-domain politeness of the real fetcher (one
 domain per address) does not serialise the feeds.  The polling process runs the real `Poller`,
 the real guarded `HttpFetcher` (127.0.0.0/8 allowed) and the feed state in SQLite; `emit`
-settles every entry as published at once (an instantly acknowledging pipeline).
+settles every entry as done at once (an instantly acknowledging pipeline).
 
 Rounds: `cold` (first poll of every feed: all 200, parsed, every entry emitted), `304` (nothing
 changed: conditional GETs answered 304), `mix` (`--changed` of the feeds answer 200 with one new

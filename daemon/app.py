@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import signal
 import sys
@@ -23,7 +24,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -97,7 +98,8 @@ async def runtime(
         archive = await _archive(settings, stack)
         http = HttpFetcher(settings.fetch, on_response=archive.record if archive else None)
         stack.push_async_callback(http.aclose)
-        extractor = Extractor(settings.extract)
+        metrics = Metrics()
+        extractor = Extractor(settings.extract, metrics=metrics)
         await extractor.start()
         stack.push_async_callback(extractor.close)
         deduper = Deduper(
@@ -105,7 +107,6 @@ async def runtime(
         )
         await deduper.start()
         stack.push_async_callback(deduper.close)
-        metrics = Metrics()
         pipeline = Pipeline(
             settings.pipeline,
             fetcher=Fetcher(settings.fetch, http),
@@ -205,7 +206,8 @@ class _Service:
         self.repo = FeedStateRepo(
             rt.store, seen_window=poll.seen_window, seen_max=poll.seen_max_per_feed
         )
-        self.stop = asyncio.Event()
+        self.signals = StopSignals()
+        self.stop = self.signals.first
         self.hup = asyncio.Event()
         probe = ReadinessProbe(
             rt.pipeline.publish,
@@ -238,7 +240,7 @@ class _Service:
         await self.watcher.apply(self.poller)
         rt.metrics.include(self.poller.counts)
         opsview.register_feed_gauges(self.ops, self.poller)
-        on_signals(stop=self.stop, hup=self.hup)
+        self.signals.install(hup=self.hup)
 
     async def run_once(self) -> bool:
         """Poll every feed once (a signal cuts polling short), then drain with a timeout."""
@@ -270,12 +272,22 @@ class _Service:
             await self.poller.run(self.stop)
             reloader.cancel()
             await watching
-            log.info("daemon.stopping", grace_s=self.rt.settings.pipeline.shutdown_grace)
-            drained = await self.rt.pipeline.drain(timeout=self.rt.settings.pipeline.shutdown_grace)
-            if not drained:
-                log.warning("daemon.drain_timeout", note="unfinished entries will be redone")
-            await self.poller.close()
+            await self._stop()
         return True
+
+    async def _stop(self) -> None:
+        """The stop sequence, after intake stopped (`Poller.run` returned at the first signal):
+        drain within `pipeline.shutdown_grace` (a second signal ends the drain at once), stop
+        the pipeline (whatever is unfinished is settled not done), store the poller's state.
+        Nothing unacknowledged is marked done, so the next start redoes exactly the
+        unfinished entries."""
+        grace = self.rt.settings.pipeline.shutdown_grace
+        log.info("daemon.stopping", grace_s=grace)
+        drained = await _drain(self.rt.pipeline, grace, self.signals.second)
+        if not drained:
+            log.warning("daemon.drain_timeout", note="unfinished entries will be redone")
+        await self.rt.pipeline.stop(ack_wait=min(grace, 5.0))
+        await self.poller.close()
 
     async def _report(self) -> None:
         """The health file `newsd health` reads, and a `daemon.stats` line with every counter
@@ -500,15 +512,45 @@ async def broker_for(settings: Settings) -> AsyncIterator[tuple[Settings, Embedd
         await embedded.stop()
 
 
-def on_signals(stop: asyncio.Event, hup: asyncio.Event | None = None) -> None:
-    """SIGINT and SIGTERM set `stop` (drain, then exit 0); SIGHUP sets `hup` (reload)."""
-    loop = asyncio.get_running_loop()
-    handlers = [(signal.SIGINT, stop.set), (signal.SIGTERM, stop.set)]
-    if hup is not None:
-        handlers.append((signal.SIGHUP, hup.set))
-    for sig, handler in handlers:
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, handler)
+async def _drain(pipeline: Pipeline, grace: float, hurry: asyncio.Event) -> bool:
+    """True when the pipeline drained within `grace` seconds and before `hurry` was set."""
+    drain = asyncio.create_task(pipeline.drain(timeout=grace))
+    hurried = asyncio.create_task(hurry.wait())
+    await asyncio.wait({drain, hurried}, return_when=asyncio.FIRST_COMPLETED)
+    hurried.cancel()
+    if not drain.done():
+        drain.cancel()
+        log.warning("daemon.drain_cut_short", reason="second signal")
+        return False
+    return drain.result()
+
+
+@dataclass(frozen=True)
+class StopSignals:
+    """SIGTERM / SIGINT as two events: the first asks to stop (drain, then exit 0), the second
+    to hurry (end the drain now).  SIGHUP, when asked for, sets `hup` (reload)."""
+
+    first: asyncio.Event = field(default_factory=asyncio.Event)
+    second: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def install(self, hup: asyncio.Event | None = None) -> StopSignals:
+        loop = asyncio.get_running_loop()
+        handlers: list[tuple[signal.Signals, Callable[[], None]]] = [
+            (sig, functools.partial(self.received, sig)) for sig in (signal.SIGINT, signal.SIGTERM)
+        ]
+        if hup is not None:
+            handlers.append((signal.SIGHUP, hup.set))
+        for sig, handler in handlers:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, handler)
+        return self
+
+    def received(self, sig: signal.Signals) -> None:
+        if self.first.is_set():
+            self.second.set()
+        else:
+            self.first.set()
+        log.info("daemon.signal", signal=sig.name, hurry=self.second.is_set())
 
 
 async def tail(
@@ -540,8 +582,7 @@ async def tail(
         start="oldest" if from_beginning else "new events only",
         stop="Ctrl-C" if limit is None else f"after {limit} events",
     )
-    stop = asyncio.Event()
-    on_signals(stop)
+    stop = StopSignals().install().first
     try:
         await _print_records(consumer, stop, limit, full)
     finally:

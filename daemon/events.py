@@ -85,6 +85,12 @@ class ArticleEvent(BaseModel):
     site_name: str | None = Field(None, description="Publisher / site name.")
     title: str | None = Field(None, description="Headline.")
     text: str = Field(description="Cleaned article body, paragraphs separated by a blank line.")
+    text_truncated: bool = Field(
+        False, description="The text was cut after a paragraph to fit the broker's message limit."
+    )
+    text_original_length: int | None = Field(
+        None, ge=0, description="When truncated: characters in the full text."
+    )
     summary: str | None = Field(None, description="Description or feed summary, cleaned.")
     authors: list[str] = Field(default_factory=list, description="Bylines, as written.")
     language: str | None = Field(None, description="ISO 639-1 code, detected or declared.")
@@ -108,7 +114,9 @@ class ArticleEvent(BaseModel):
     domain: str | None = Field(None, description="v1.1: registrable domain of canonical_url.")
     source: Publisher | None = Field(None, description="v1.1: the feed's configured publisher.")
     word_count: int = Field(0, ge=0, description="v1.1: words in text.")
-    content_hash: str = Field(description="sha256 of the normalized text, `sha256:<hex>`.")
+    content_hash: str = Field(
+        description="sha256 of the normalized full text (before any truncation), `sha256:<hex>`."
+    )
     cluster_id: str = Field(description="Event id of the cluster's original; the message key.")
     duplicate_of: str | None = Field(None, description="For duplicates: the original's event id.")
     similarity: float | None = Field(

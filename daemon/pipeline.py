@@ -38,6 +38,7 @@ from daemon.observability.readiness import PublishState
 from daemon.records import Article, FeedEntry, FetchedPage, Verdict
 from daemon.settings import PipelineSettings
 from daemon.sinks.base import Channel, OutMessage, Sink
+from daemon.sinks.fit import fit
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -106,6 +107,7 @@ class Pipeline:
         self.died: BaseException | None = None  # the first worker's death, if any
         self._tasks: list[asyncio.Task[None]] = []
         self._intake_at: dict[int, float] = {}  # id(entry) → monotonic time it came in
+        self._acker: asyncio.Task[None] | None = None
 
     # -- intake -------------------------------------------------------------------------------
 
@@ -130,7 +132,8 @@ class Pipeline:
         self._spawn(spawn, "fetch", self._fetch_worker, self.settings.fetch_workers)
         self._spawn(spawn, "extract", self._extract_worker, self.extract_workers)
         self._spawn(spawn, "dedup", self._dedup_worker, 1)
-        self._spawn(spawn, "ack", self._ack_worker, 1)
+        self._acker = spawn(self._ack_worker(), name="pipeline.ack.0")
+        self._acker.add_done_callback(self._on_worker_exit)
 
     def _spawn(
         self,
@@ -154,7 +157,8 @@ class Pipeline:
     @property
     def alive(self) -> bool:
         """True while every worker runs (the `/healthz` promise)."""
-        return bool(self._tasks) and not any(task.done() for task in self._tasks)
+        workers = [*self._tasks, *([self._acker] if self._acker is not None else [])]
+        return bool(workers) and not any(task.done() for task in workers)
 
     def depths(self) -> dict[str, int]:
         """Records waiting in each queue, and events awaiting the broker's acknowledgement."""
@@ -175,12 +179,22 @@ class Pipeline:
             return False
         return True
 
-    async def stop(self) -> None:
-        """Cancel the workers; whatever was still queued is settled as not done (redo)."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+    async def stop(self, ack_wait: float = 5.0) -> None:
+        """Stop taking work and end every worker; what is left is settled not done (redo).
+
+        Fetch, extract and dedup workers are cancelled at once.  Events already handed to the
+        sink get up to `ack_wait` seconds for their acknowledgements, so work the broker took
+        is not redone; then the acker is cancelled too and everything still queued is
+        abandoned (settled not done).  Idempotent.
+        """
+        await _cancel(self._tasks)
         self._tasks.clear()
+        if self._acker is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(ack_wait):
+                    await self.in_flight.join()
+            await _cancel([self._acker])
+            self._acker = None
         await self._abandon_queued()
 
     async def _abandon_queued(self) -> None:
@@ -239,8 +253,19 @@ class Pipeline:
             return
         self.metrics.incr(f"dedup.{verdict.kind}")
         event = article_event(article, verdict)
-        message = self._message(_CHANNELS[event.type], event.cluster_id, event)
-        await self._send(message, article.entry, article, verdict, event.type)
+        fitted = fit(event, self._article_message, self.sink.oversize)
+        if fitted is None:
+            await self.deduper.release(article, verdict)
+            detail = f"{len(article.text)} characters; the first paragraph alone is over the limit"
+            await self._fail(article.entry, "publish", "too_large", detail)
+            return
+        if fitted.truncated:
+            self.metrics.incr("publish.truncated")
+            log.warning("publish.truncated", chars=len(article.text))
+        await self._send(fitted.message, article.entry, article, verdict, event.type)
+
+    def _article_message(self, event: ArticleEvent) -> OutMessage:
+        return self._message(_CHANNELS[event.type], event.cluster_id, event)
 
     async def _ack_worker(self) -> None:
         while True:
@@ -255,7 +280,7 @@ class Pipeline:
             await item.delivery
         except SinkError as exc:
             self.publish.finished(ok=False, reason=exc.reason)
-            await self._unpublished(exc, item.entry, item.article, item.verdict)
+            await self._unpublished(exc, item.entry, item.article, item.verdict, acker=True)
             return
         self.publish.finished(ok=True)
         if item.article is not None and item.verdict is not None:
@@ -317,15 +342,43 @@ class Pipeline:
         await self.in_flight.put(_InFlight(delivery, entry, article, verdict, event_type))
 
     async def _unpublished(
-        self, exc: SinkError, entry: FeedEntry, article: Article | None, verdict: Verdict | None
+        self,
+        exc: SinkError,
+        entry: FeedEntry,
+        article: Article | None,
+        verdict: Verdict | None,
+        *,
+        acker: bool = False,
     ) -> None:
         """The one path for "not published": counted, logged, the dedup decision released, the
-        entry settled as not done so that its source offers it again."""
+        entry settled as not done so that its source offers it again.  An article the broker
+        refused as too large would be refused again: it becomes an error event instead."""
         self.metrics.incr(f"publish.error.{exc.reason}")
         log.error("publish.failed", url=entry.url, reason=exc.reason, detail=exc.detail)
         if article is not None and verdict is not None:
             await self.deduper.release(article, verdict)
+        if exc.reason == "too_large" and article is not None:
+            if acker:
+                await self._refused_as_too_large(entry, exc.detail)
+            else:
+                await self._fail(entry, "publish", "too_large", exc.detail)
+            return
         await self._settle(entry, done=False)
+
+    async def _refused_as_too_large(self, entry: FeedEntry, detail: str) -> None:
+        """The broker refused an article as too large (a lower limit than it described): the
+        same message would be refused again, so its error is published now, from the acker
+        itself (not queued behind it), and the entry is done once that is acknowledged."""
+        event = error_event(entry, "publish", "too_large", detail)
+        try:
+            await (await self.sink.send(self._message("errors", event.event_id, event)))
+        except SinkError as exc:
+            log.error("publish.failed", url=entry.url, reason=exc.reason, detail=exc.detail)
+            await self._settle(entry, done=False)
+            return
+        self.metrics.incr(f"publish.ok.{event.type}")
+        self.on_outcome(event.type)
+        await self._settle(entry, done=True)
 
     def _message(self, channel: Channel, key: str, event: ArticleEvent | ErrorEvent) -> OutMessage:
         headers = cloudevent_headers(event, time=self.clock(), extra=self.extra_headers)
@@ -361,6 +414,12 @@ def _discard(delivery: Awaitable[None]) -> None:
         delivery.close()
     elif isinstance(delivery, asyncio.Future):
         delivery.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _drain_nowait(queue: asyncio.Queue[T]) -> list[T]:

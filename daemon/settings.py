@@ -81,6 +81,11 @@ class KafkaSettings(_Section):
     request_timeout_ms: int = Field(30000, ge=1000, description="Per-request broker timeout.")
     send_retries: int = Field(5, ge=0, description="Retries of a failed send (with backoff).")
     max_in_flight: int = Field(1000, ge=1, description="Events awaiting acknowledgement.")
+    max_message_bytes: int = Field(
+        1_048_576,
+        ge=10_000,
+        description="Largest message, where the topic's max.message.bytes cannot be read.",
+    )
     create_topics: bool = Field(True, description="Create the topics at start-up if missing.")
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="Broker security protocol."

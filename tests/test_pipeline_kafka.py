@@ -10,7 +10,8 @@ import json
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 
-from aiokafka.admin import AIOKafkaAdminClient
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from daemon.dedup.keys import canonical_url, content_hash, event_id
 from daemon.errors import FetchError, SinkError, Skip
@@ -169,6 +170,9 @@ class RefusingSink:
 
         return fail()
 
+    def oversize(self, message: OutMessage) -> int:
+        return 0
+
     async def close(self) -> None: ...
 
 
@@ -210,6 +214,9 @@ class RecordingSink:
             return None
 
         return done()
+
+    def oversize(self, message: OutMessage) -> int:
+        return 0
 
     async def close(self) -> None: ...
 
@@ -289,3 +296,95 @@ async def test_a_broker_outage_means_redo_never_loss_nor_false_duplicate(tmp_pat
         assert len({e["event_id"] for e in events}) == 2
     finally:
         broker.stop_sync()
+
+
+async def create_topic(boot: str, name: str, max_message_bytes: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=boot)
+    await admin.start()
+    try:
+        config = {"max.message.bytes": str(max_message_bytes)}
+        await admin.create_topics([NewTopic(name, 3, 1, topic_configs=config)])
+    finally:
+        await admin.close()
+
+
+async def test_message_limit_is_read_from_the_topic_config_else_the_setting(kafka_settings, broker):
+    """A topic declaring max.message.bytes sets its channel's limit; the others use
+    kafka.max_message_bytes; `oversize` measures a message as aiokafka does."""
+    topics = topic_names(kafka_settings.kafka.topics)
+    await create_topic(broker.bootstrap_servers, topics["articles"], 50_000)
+    sink = KafkaSink(kafka_settings.kafka, broker.bootstrap_servers)
+    await sink.start()
+    await sink.close()
+    default = kafka_settings.kafka.max_message_bytes
+    assert sink.limits == {"articles": 50_000, "duplicates": default, "updates": default,
+                           "errors": default}  # fmt: skip
+    assert sink.oversize(OutMessage("articles", b"k", b"x" * 50_000, ())) > 0
+    assert sink.oversize(OutMessage("articles", b"k", b"x" * 49_000, ())) <= 0
+
+
+async def test_an_article_over_the_message_limit_is_truncated_or_an_error_never_a_retry(
+    kafka_settings, broker, consume_topic
+):
+    """Over the topic's limit: a text of many paragraphs is published cut after a whole
+    paragraph, flagged with its original length; a text whose first paragraph alone is too
+    long goes to the errors topic as `too_large`.  Both entries are done (not redone)."""
+    topics = topic_names(kafka_settings.kafka.topics)
+    boot = broker.bootstrap_servers
+    await create_topic(boot, topics["articles"], 60_000)
+    paragraphs = [f"Paragraph {i}: " + "word " * 200 for i in range(100)]
+    long_text = "\n".join(p.strip() for p in paragraphs)
+    bodies = {"http://a.test/long": long_text, "http://a.test/wall": "word " * 30_000}
+    settled, deduper = Settled(), TextDeduper()
+    sink = KafkaSink(kafka_settings.kafka, boot)
+    await sink.start()
+    pipeline = build(kafka_settings, sink, deduper, bodies)
+    await run_pipeline(pipeline, entries(list(bodies), settled))
+    await sink.close()
+    articles = await consume_topic(boot, topics["articles"], expect=1, settle=0.5)
+    errors = await consume_topic(boot, topics["errors"], expect=1, settle=0.5)
+    assert len(articles) == 1 and len(articles[0].value) <= 60_000
+    event = json.loads(articles[0].value)
+    assert event["text_truncated"] is True
+    assert event["text_original_length"] == len(long_text)
+    assert long_text.startswith(event["text"] + "\n")  # cut at a paragraph boundary
+    assert event["content_hash"] == content_hash(long_text)  # ids stay those of the full text
+    assert [json.loads(r.value)["reason"] for r in errors] == ["too_large"]
+    assert sorted(settled.calls) == [("http://a.test/long", True), ("http://a.test/wall", True)]
+    assert deduper.released == ["http://a.test/wall"]
+    assert pipeline.metrics.counts["publish.truncated"] == 1
+
+
+class TooLargeSink(RecordingSink):
+    """Refuses every article as too large, as a broker with a lower limit than it described
+    would: at enqueue (`at_send`) or in the delivery; error events are acknowledged."""
+
+    def __init__(self, *, at_send: bool) -> None:
+        super().__init__()
+        self.at_send = at_send
+
+    async def send(self, message: OutMessage) -> Awaitable[None]:
+        if message.channel == "errors":
+            return await super().send(message)
+        if self.at_send:
+            raise SinkError("too_large", "refused")
+
+        async def refused() -> None:
+            raise SinkError("too_large", "MESSAGE_TOO_LARGE from the broker")
+
+        return refused()
+
+
+@pytest.mark.parametrize("at_send", [True, False], ids=["at-send", "in-delivery"])
+async def test_an_article_the_broker_refuses_as_too_large_is_an_error_not_a_redo(
+    kafka_settings, at_send
+):
+    """A `too_large` refusal is not retried on the next poll: the item goes to the errors
+    topic with reason `too_large` and is done; the dedup state is released."""
+    settled, deduper, sink = Settled(), TextDeduper(), TooLargeSink(at_send=at_send)
+    pipeline = build(kafka_settings, sink, deduper, {"http://a.test/1": "story"})
+    await run_pipeline(pipeline, entries(["http://a.test/1"], settled))
+    reasons = [json.loads(m.value)["reason"] for m in sink.messages if m.channel == "errors"]
+    assert reasons == ["too_large"]
+    assert settled.calls == [("http://a.test/1", True)]
+    assert deduper.released == ["http://a.test/1"] and deduper.committed == []

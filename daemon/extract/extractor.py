@@ -27,15 +27,21 @@ Worker crashes and parser errors with no feed content to fall back on raise `Ext
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
+
+import structlog
 
 from daemon.dedup.keys import canonical_url
 from daemon.errors import ExtractError
 from daemon.extract.credits import agency_name, split_authors
-from daemon.extract.feedtext import html_to_text, sane_canonical
+from daemon.extract.dates import plausible
+from daemon.extract.feedtext import entry_text, html_to_text, sane_canonical
 from daemon.extract.language import detect_language
 from daemon.extract.pool import ExtractPool
 from daemon.extract.sitename import clean_site_name, strip_site_suffix, url_section
 from daemon.extract.work import TEASER_CHARS, Extracted, extract_html, extract_text
+from daemon.fetch.http import content_charset
+from daemon.observability.metrics import Metrics
 from daemon.records import (
     Access,
     Article,
@@ -47,12 +53,21 @@ from daemon.records import (
 )
 from daemon.settings import ExtractSettings
 
+log = structlog.get_logger(__name__)
+
 
 class Extractor:
     """FetchedPage → Article, with extraction in a process pool (see module docstring)."""
 
-    def __init__(self, settings: ExtractSettings, *, pool: ExtractPool | None = None) -> None:
+    def __init__(
+        self,
+        settings: ExtractSettings,
+        *,
+        pool: ExtractPool | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.settings = settings
+        self.metrics = metrics or Metrics()
         self.pool = pool or ExtractPool(
             workers=settings.workers,
             timeout=settings.timeout,
@@ -75,7 +90,7 @@ class Extractor:
         try:
             found = await self._run(page)
         except ExtractError as exc:
-            if not _feed_text(page.entry):
+            if not entry_text(page.entry):
                 if exc.reason == "timeout":
                     return self._fallback(page, Extracted(text=""), "timeout")
                 raise
@@ -85,7 +100,10 @@ class Extractor:
     async def _run(self, page: FetchedPage) -> Extracted:
         language = page.entry.language
         if page.is_text_capture:
-            return await self.pool.run(extract_text, page.body, declared_language=language)
+            charset = content_charset(page.content_type)
+            return await self.pool.run(
+                extract_text, page.body, declared_language=language, charset=charset
+            )
         return await self.pool.run(
             extract_html,
             page.body,
@@ -98,12 +116,12 @@ class Extractor:
         long_enough = len(found.text) >= self.settings.min_text_chars
         found = replace(found, fields=replace(found.fields, access=_access(found)))
         walled = found.fields.access != "free"
-        if long_enough or (walled and not _feed_text(page.entry)):
+        if long_enough or (walled and not entry_text(page.entry)):
             return self._article(page, found, "ok")
         return self._fallback(page, found, "empty")
 
     def _fallback(self, page: FetchedPage, found: Extracted, status: ExtractionStatus) -> Article:
-        feed_text = _feed_text(page.entry)
+        feed_text = entry_text(page.entry)
         if feed_text and len(feed_text) >= len(found.text):
             language = detect_language(feed_text, declared=page.entry.language)
             if not self.settings.detect_language:
@@ -114,8 +132,11 @@ class Extractor:
 
     def _article(self, page: FetchedPage, found: Extracted, status: ExtractionStatus) -> Article:
         entry, url = page.entry, page.final_url
+        if found.dropped_dates:
+            self.metrics.incr("extract.date_dropped.published_at", found.dropped_dates)
         authors, agencies = _people(found.fields.authors + entry.authors)
-        fields = found.fields.or_else(_entry_fields(entry))
+        fields = self._plausible(found.fields, page)
+        fields = fields.or_else(self._plausible(_entry_fields(entry), page))
         fields = fields.or_else(ArticleFields(section=url_section(url)))
         language = fields.language if self.settings.detect_language else entry.language
         site_name = clean_site_name(fields.site_name, url)
@@ -135,6 +156,23 @@ class Extractor:
                 syndication=(found.agencies + agencies or (None,))[0],
             ),
         )
+
+    def _plausible(self, fields: ArticleFields, page: FetchedPage) -> ArticleFields:
+        """`fields` without the dated claims that are not believable (see
+        `daemon.extract.dates`); each dropped one is counted and logged."""
+        published = self._dated("published_at", page, fields.published_at)
+        modified = self._dated("modified_at", page, fields.modified_at)
+        precision = fields.published_at_precision if published else None
+        return replace(
+            fields, published_at=published, published_at_precision=precision, modified_at=modified
+        )
+
+    def _dated(self, name: str, page: FetchedPage, claim: datetime | None) -> datetime | None:
+        if plausible(claim, now=page.fetched_at):
+            return claim
+        self.metrics.incr(f"extract.date_dropped.{name}")
+        log.info("extract.date_dropped", field=name, value=claim.isoformat() if claim else None)
+        return None
 
 
 def _entry_fields(entry: FeedEntry) -> ArticleFields:
@@ -176,7 +214,3 @@ def _people(names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def _canonical(declared: str | None, final_url: str) -> str:
     return canonical_url(sane_canonical(declared, final_url) or final_url)
-
-
-def _feed_text(entry: FeedEntry) -> str:
-    return html_to_text(entry.content) or html_to_text(entry.summary)

@@ -7,6 +7,8 @@ from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 
+from daemon.records import FeedEntry
+
 _BLOCKS = frozenset(
     {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section"}
 )
@@ -30,6 +32,11 @@ def html_to_text(fragment: str | None) -> str:
     parts: list[str] = []
     _collect(root, parts)
     return _lines("".join(parts).split("\n"))
+
+
+def entry_text(entry: FeedEntry) -> str:
+    """The feed's own text of an entry (its content, else its summary), cleaned; may be ''."""
+    return html_to_text(entry.content) or html_to_text(entry.summary)
 
 
 def _collect(node: lxml.html.HtmlElement, parts: list[str]) -> None:

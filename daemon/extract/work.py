@@ -12,11 +12,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import charset_normalizer
 import trafilatura
 from trafilatura.metadata import extract_metadata
 from trafilatura.utils import load_html
 
 from daemon.extract.credits import split_authors
+from daemon.extract.dates import absurd_declaration
 from daemon.extract.language import detect_language
 from daemon.extract.metadata import PageMeta, tree_metadata, wall_marker
 from daemon.extract.postfilter import choose_body, needs_recall
@@ -39,6 +41,7 @@ class Extracted:
     canonical: str | None = None
     not_free: bool = False
     wall: Access | None = None  # a pay/registration wall container; looked for on teasers only
+    dropped_dates: int = 0  # absurd dated claims the page made (negative or zero years)
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -60,12 +63,18 @@ def extract_html(
         recall = _text(_trafilatura(tree, url, favor_precision=False))
     if _needs_heuristic_metadata(meta):
         doc = _with_heuristics(doc, tree, url)
+    absurd = _absurd_dates(tree)
     title = meta.fields.title or _field(doc, "title")
     text = choose_body(
         precise, recall, meta.article_body, title=title, description=meta.fields.summary
     )
     wall = wall_marker(tree) if len(text) < TEASER_CHARS else None
-    return _merge(meta, doc, text, declared_language, wall=wall)
+    found = _merge(meta, doc, text, declared_language, wall=wall)
+    if absurd and not meta.fields.published_at:
+        # htmldate drops the sign of "-0001-11-30" and reads a real date: not a claim to keep.
+        fields = replace(found.fields, published_at=None, published_at_precision=None)
+        return replace(found, fields=fields, dropped_dates=absurd)
+    return found
 
 
 # A short page without declared metadata: it takes every lazy path (heuristic metadata, the
@@ -82,9 +91,12 @@ def warm() -> None:
     extract_html(_WARM_PAGE, "https://www.example.com/warm", declared_language=None)
 
 
-def extract_text(body: bytes, *, declared_language: str | None) -> Extracted:
-    """Body and metadata of a plain-text page capture."""
-    capture = clean_capture(body.decode("utf-8", errors="replace"))
+def extract_text(
+    body: bytes, *, declared_language: str | None, charset: str | None = None
+) -> Extracted:
+    """Body and metadata of a plain-text page capture; `charset` is the one the server
+    declared (Content-Type), if any."""
+    capture = clean_capture(decode_text(body, charset))
     found = ArticleFields(
         title=capture.title,
         summary=capture.summary,
@@ -96,6 +108,25 @@ def extract_text(body: bytes, *, declared_language: str | None) -> Extracted:
     )
     agencies = (capture.syndication,) if capture.syndication else ()
     return Extracted(text=capture.text, fields=found, agencies=agencies)
+
+
+def decode_text(body: bytes, charset: str | None) -> str:
+    """A plain-text body as text: by its byte-order mark, else as UTF-8 where the bytes are
+    valid UTF-8 (text in another charset practically never is), else in the declared charset,
+    else in charset_normalizer's guess."""
+    bom = _BOMS.get(body[:3]) or _BOMS.get(body[:2])
+    for encoding in (bom, "utf-8", charset):
+        if encoding is None:
+            continue
+        try:
+            return body.decode(encoding)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    best = charset_normalizer.from_bytes(body).best()
+    return str(best) if best is not None else body.decode("utf-8", errors="replace")
+
+
+_BOMS = {b"\xef\xbb\xbf": "utf-8-sig", b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16"}
 
 
 def _drop_code(tree: Any) -> None:
@@ -120,6 +151,20 @@ def _trafilatura(tree: Any, url: str | None, *, favor_precision: bool) -> Any:
         with_metadata=False,
         deduplicate=False,
     )
+
+
+_META_NAME = (
+    "translate(concat(@property, @name, @itemprop), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', "
+    "'abcdefghijklmnopqrstuvwxyz')"
+)
+_DATE_VALUES = "//time/@datetime | //meta[{}]/@content".format(
+    " or ".join(f"contains({_META_NAME}, '{word}')" for word in ("date", "published", "modified"))
+)
+
+
+def _absurd_dates(tree: Any) -> int:
+    """Declared dates (meta tags, `<time datetime>`) with a negative or zero year."""
+    return sum(1 for value in tree.xpath(_DATE_VALUES) if absurd_declaration(str(value)))
 
 
 def _needs_heuristic_metadata(meta: PageMeta) -> bool:

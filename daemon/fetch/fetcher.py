@@ -12,8 +12,9 @@ Outcomes, and whether they are returned or raised:
     timeout     still timing out after retries  blocked_address  (BlockedAddress: SSRF guard)
 
 A returned failure is a page the pipeline can still publish from the feed's own content (the
-`extraction` status says why there is no page text).  A raised `FetchError` means the URL itself
-is bad or unreachable for now; the pipeline decides between the feed content and the errors topic.
+`extraction` status says why there is no page text).  A raised failure (404, 5xx, ...) is raised
+only when the entry carries no text of its own; with feed text it is returned as an `empty` page
+too, so the extractor publishes the feed's content (`extraction: feed_content`), as for a 403.
 Retryable errors (timeouts, connection errors, 5xx) are retried with `daemon.retry` first.
 """
 
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from daemon.errors import FetchError
+from daemon.extract.feedtext import entry_text
 from daemon.fetch.http import Fetch, HttpResponse
 from daemon.fetch.robots import Robots
 from daemon.records import ExtractionStatus, FeedEntry, FetchedPage
@@ -71,9 +73,10 @@ class Fetcher:
             )
         except FetchError as exc:
             failure = _RETURNED_FAILURES.get(exc.reason)
-            if failure is None:
+            if failure is None and not entry_text(entry):
                 raise
-            return self._failed(entry, failure, status=exc.status or 0)
+            # No page, but the feed's own text: the extractor falls back to it.
+            return self._failed(entry, failure or "empty", status=exc.status or 0)
         return self._page(entry, response)
 
     async def _attempt(self, url: str) -> HttpResponse:
@@ -91,7 +94,7 @@ class Fetcher:
             entry=entry,
             final_url=response.final_url,
             status=response.status,
-            content_type=response.content_type,
+            content_type=response.headers.get("content-type", ""),  # with its charset
             body=response.body,
             fetched_at=response.fetched_at,
             is_text_capture=kind == "text",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.message import Message
 from typing import Literal, Protocol
 
 RequestKind = Literal["feed", "page", "robots"]
@@ -20,6 +21,14 @@ class Hop:
 
     status: int
     location: str
+
+
+def content_charset(content_type: str) -> str | None:
+    """The `charset` parameter of a Content-Type value (RFC 9110 §8.3.2), lower-cased."""
+    message = Message()
+    message["content-type"] = content_type
+    charset = message.get_content_charset()
+    return charset or None
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,9 @@ class FeedView(Protocol):
 
     feeds: dict[str, FeedSpec]
     states: dict[str, FeedState]
-    last_errors: dict[str, str]
+
+    @property
+    def last_errors(self) -> dict[str, str]: ...
 
 
 @dataclass

@@ -35,5 +35,8 @@ class Sink(Protocol):
     async def check(self) -> None:
         """Raise `SinkError` unless the destination answers now (readiness probe)."""
 
+    def oversize(self, message: OutMessage) -> int:
+        """Bytes by which `message` exceeds the destination's message limit; 0 or less: fits."""
+
     async def close(self) -> None:
         """Flush what is pending, then release connections."""

@@ -41,6 +41,10 @@ class JsonlSink:
         self._write(line + b"\n")
         return _done()
 
+    def oversize(self, message: OutMessage) -> int:
+        """A file takes messages of any size."""
+        return 0
+
     def _write(self, data: bytes) -> None:
         if self._file is None:
             raise SinkError("jsonl_closed", "sink not started")

@@ -3,6 +3,10 @@
 Works against Apache Kafka (KRaft) and the embedded Tansu broker.  Topics are created at start-up
 with the configured partitions, replication and retention; the daemon never relies on broker
 auto-creation.  aiokafka's `KafkaError` is translated into `SinkError` here and nowhere else.
+
+Message size: each topic's limit is its `max.message.bytes` as the broker describes it, else
+`kafka.max_message_bytes`; `oversize()` measures a message as aiokafka does before sending
+(which refuses anything over `max_request_size` client-side, so that is set to the largest limit).
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, KafkaTimeoutError
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from daemon.errors import SinkError
 from daemon.retry import Backoff
@@ -62,6 +68,7 @@ class KafkaSink:
         self.bootstrap = bootstrap_servers
         self.topics = topic_names(settings.topics)
         self._options = client_options(settings, bootstrap_servers)  # fails fast on bad TLS/SASL
+        self.limits: dict[Channel, int] = dict.fromkeys(self.topics, settings.max_message_bytes)
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
@@ -69,15 +76,29 @@ class KafkaSink:
         if self.settings.create_topics:
             await ensure_topics(self.settings, self.bootstrap)
         await register_schemas(self.settings.schema_registry, self.topics)
+        self.limits = await message_limits(self.settings, self.bootstrap)
         self._producer = AIOKafkaProducer(
             **self._options,
             acks="all",
             enable_idempotence=self.settings.enable_idempotence,
             compression_type=_codec(self.settings.compression_type),
             linger_ms=self.settings.linger_ms,
+            max_request_size=max(self.limits.values()),
         )
         await _with_connect_retries(self._producer.start, "producer")
-        log.info("sink.kafka.started", bootstrap_servers=self.bootstrap, topics=self.topics)
+        log.info(
+            "sink.kafka.started",
+            bootstrap_servers=self.bootstrap,
+            topics=self.topics,
+            max_message_bytes=self.limits,
+        )
+
+    def oversize(self, message: OutMessage) -> int:
+        """Bytes over the topic's limit, measured as aiokafka measures a record."""
+        size = DefaultRecordBatchBuilder.estimate_size_in_bytes(
+            message.key, message.value, list(message.headers)
+        )
+        return int(size) - self.limits[message.channel]
 
     async def send(self, message: OutMessage) -> Awaitable[None]:
         """Enqueue the message; the returned awaitable retries retryable failures with backoff
@@ -151,6 +172,34 @@ async def ensure_topics(settings: KafkaSettings, bootstrap: str) -> list[str]:
         await admin.close()
 
 
+async def message_limits(settings: KafkaSettings, bootstrap: str) -> dict[Channel, int]:
+    """Each channel's message limit: its topic's `max.message.bytes` where the broker describes
+    it, else `kafka.max_message_bytes` (a describe failure is logged, not fatal)."""
+    names = topic_names(settings.topics)
+    admin = AIOKafkaAdminClient(**client_options(settings, bootstrap))
+    await _with_connect_retries(admin.start, "admin")
+    try:
+        resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in names.values()]
+        declared = _max_message_bytes(await admin.describe_configs(resources))
+    except KafkaError as exc:
+        log.warning("sink.kafka.limits_unknown", reason=_translate(exc).reason)
+        declared = {}
+    finally:
+        await admin.close()
+    return {ch: declared.get(name, settings.max_message_bytes) for ch, name in names.items()}
+
+
+def _max_message_bytes(responses: Any) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for response in responses:
+        for resource in response.to_object().get("resources", []):
+            for entry in resource.get("config_entries", []):
+                value = str(entry.get("config_value") or "")
+                if entry.get("config_names") == "max.message.bytes" and value.isdigit():
+                    found[resource["resource_name"]] = int(value)
+    return found
+
+
 def _new_topic(topics: TopicSettings, name: str) -> NewTopic:
     return NewTopic(
         name=name,
@@ -181,6 +230,8 @@ async def _with_connect_retries(start: Any, what: str) -> None:
 
 
 def _translate(exc: KafkaError) -> SinkError:
+    if isinstance(exc, MessageSizeTooLargeError):  # refused client-side or by the broker
+        return SinkError("too_large", str(exc))
     reason = type(exc).__name__.removesuffix("Error").lower() or "kafka"
     retryable = bool(getattr(exc, "retriable", False)) or isinstance(exc, KafkaTimeoutError)
     return SinkError(f"kafka_{reason}", str(exc), retryable=retryable)

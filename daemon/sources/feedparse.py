@@ -6,7 +6,8 @@ Pure: no I/O.  `parse_feed` either returns entries or raises `FeedError` with a 
     unparseable   a body that claims to be a feed but yields nothing usable
 
 Broken XML that still yields entries is returned with `malformed=True` (counted by the caller),
-because a feed with one stray `&` is still a feed worth reading.
+because a feed with one stray `&` is still a feed worth reading; broken XML that yields no entry
+is `unparseable`.
 """
 
 from __future__ import annotations
@@ -109,6 +110,9 @@ def _from_feedparser(parsed: Any, *, url: str, origin: Origin) -> ParsedFeed:
     feed = parsed.get("feed") or {}
     language = _text(feed.get("language"))
     entries, skipped = _entries(raw_entries, url=url, origin=origin, language=language)
+    if not entries and _is_malformed(parsed):
+        # Broken XML that yields no entry is not an empty feed: an error, with backoff.
+        raise FeedError("unparseable", str(parsed.get("bozo_exception")))
     return ParsedFeed(
         entries=entries,
         title=_text(feed.get("title")),

@@ -1,94 +1,37 @@
-"""The feed poller: takes due feeds, polls them with bounded concurrency, emits new entries.
+"""The feed poller: the loop that takes due feeds and polls them with bounded concurrency.
 
-One poll of one feed, top to bottom (`Poller._poll`):
+Three pieces, one idea each:
+- `Poller` (here): the loop.  Every `poll.tick` it queues the feeds that are due (not retired,
+  not already being polled); `poll.concurrency` workers poll them; the state is written every
+  tick (`flush()`).
+- `FeedPoll` (`daemon.sources.feedpoll`): one poll of one feed, every outcome counted.
+- `CursorBook` (`daemon.sources.cursor`): which entries are out, and when a feed's cursor may
+  move.  The at-least-once rule: state moves forward only after the broker acknowledged; the
+  cursor never moves past an entry that is not done, so the next poll (or the next process,
+  after a crash or a stop) fetches in full and offers it again.  Entries still out are not
+  emitted twice by an overlapping poll.
 
-    conditional GET (If-None-Match / If-Modified-Since; none every `force_full_fetch_every` polls)
-      304          → not modified: reschedule, done
-      410          → retire the feed (logged `feed.retired`), never polled again under that URL
-      4xx/5xx      → error streak + backoff, honouring Retry-After (429/503 above all)
-      2xx          → body hash unchanged? reschedule, done (servers whose ETag lies are caught
-                     by the hash, servers whose 304 lies by the periodic full fetch)
-                   → parse; emit unseen entries (GUID, else link) and updates (known GUID whose
-                     `updated` changed); reschedule from the entry rate and server hints
-
-The at-least-once rule: state moves forward only after the broker acknowledged.  Every emitted
-entry carries `settle`; its key is remembered as seen only when settled with `published=True`,
-and the feed's cursor (ETag, Last-Modified, body hash) advances only once *every* entry of that
-poll settled published.  Until then the stored cursor is empty, so the next poll (or the next
-process, after a crash) fetches unconditionally and emits whatever was not published.
-Entries still in flight are not emitted twice by an overlapping poll.
-
-Every outcome is counted in `Poller.counts` (`poll.ok`, `poll.not_modified`, `poll.unchanged`,
-`poll.malformed`, `poll.gone`, `poll.moved`, `poll.error.<reason>`, `entries.new`,
-`entries.updated`).  Durable state is written by `flush()`, which `run()` calls every tick; call
-`close()` (or `flush()`) after the pipeline has drained so the last settlements are stored.
+Stopping (`run` after `stop` is set): intake stops at once.  No new poll starts, and a poll in
+progress is cancelled, so it emits nothing more; what it did not emit is left for the next start.
+Call `close()` (or `flush()`) after the pipeline has stopped so the last settlements are stored.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import hashlib
 import random
-from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime
-from typing import Any
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 
-import structlog
-
-from daemon.errors import FeedError, FetchError
-from daemon.fetch.http import Fetch, Hop, HttpResponse
-from daemon.records import FeedEntry, FeedSpec, Origin
+from daemon.fetch.http import Fetch
+from daemon.records import FeedSpec
 from daemon.settings import PollSettings
-from daemon.sources import schedule
+from daemon.sources.cursor import CursorBook
 from daemon.sources.feedcontrol import FeedSet
-from daemon.sources.feedparse import ParsedFeed, parse_feed
-from daemon.sources.feedstate import FeedState, FeedStateRepo, SeenKey
-
-log = structlog.get_logger(__name__)
-
-Emit = Callable[[FeedEntry], Awaitable[None]]
-PERMANENT_REDIRECTS = frozenset({301, 308})
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def item_key(entry: FeedEntry) -> str:
-    """The identity of an entry inside its feed: its GUID, else its link."""
-    return entry.guid or entry.url
-
-
-def _updated_value(entry: FeedEntry) -> str | None:
-    return entry.updated_at.isoformat() if entry.updated_at else None
-
-
-def permanent_target(hops: Sequence[Hop]) -> str | None:
-    """Where the leading run of 301/308 hops points; None when the first hop is temporary.
-
-    `A -301-> B -302-> C` moved the feed to B (C is only where B sends us today).
-    """
-    target = None
-    for hop in hops:
-        if hop.status not in PERMANENT_REDIRECTS:
-            break
-        target = hop.location
-    return target
-
-
-@dataclasses.dataclass(slots=True)
-class _Batch:
-    """The entries emitted by one poll, and the cursor to store once all are published."""
-
-    feed_id: str
-    etag: str | None
-    last_modified: str | None
-    body_hash: str
-    outstanding: int
-    ok: bool = True
+from daemon.sources.feedpoll import Emit, FeedPoll, utcnow
+from daemon.sources.feedstate import FeedState, FeedStateRepo
 
 
 class Poller:
@@ -102,28 +45,37 @@ class Poller:
         state: FeedStateRepo,
         emit: Emit,
         *,
-        now: Callable[[], datetime] = _utcnow,
+        now: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
         self.feeds = {spec.feed_id: spec for spec in feeds}
-        self.fetch = fetch
         self.repo = state
-        self.emit = emit
         self.now = now
-        self.rng = rng or random.Random()
-        self.counts: Counter[str] = Counter()
         self.states: dict[str, FeedState] = {}
-        self.last_errors: dict[str, str] = {}  # feed id → reason of its current error streak
+        self.book = CursorBook(self.states)
+        self.one = FeedPoll(settings, fetch, state, self.book, emit, now=now, rng=rng)
         self._started = False
-        self._dirty: set[str] = set()
-        self._aliases: list[tuple[str, str]] = []
-        self._seen_pending: defaultdict[str, list[SeenKey]] = defaultdict(list)
-        self._in_flight: defaultdict[str, set[str]] = defaultdict(set)
-        self._batches: dict[str, _Batch] = {}
         self._busy: set[str] = set()
-        self._bounds_of: dict[str, schedule.Bounds] = {}
         self.inactive: set[str] = set()  # paused or removed at run time: not scheduled
+
+    @property
+    def counts(self) -> Counter[str]:
+        """Every poll outcome so far (see `daemon.sources.feedpoll`)."""
+        return self.one.counts
+
+    @property
+    def last_errors(self) -> dict[str, str]:
+        """Feed id → reason of its current error streak."""
+        return self.one.last_errors
+
+    @property
+    def emit(self) -> Emit:
+        return self.one.emit
+
+    @emit.setter
+    def emit(self, emit: Emit) -> None:
+        self.one.emit = emit
 
     # ------------------------------------------------------------ lifecycle
 
@@ -149,7 +101,7 @@ class Poller:
         return stored
 
     async def apply(self, feeds: FeedSet) -> None:
-        """Adopt a new feed set while running (`newsd feeds ...`).
+        """Adopt a new feed set while running (`newsd feeds ...`, SIGHUP).
 
         A new feed starts from its stored state (cursor kept from an earlier life); a removed or
         paused one is no longer scheduled, but its state stays here so polls in flight settle
@@ -164,11 +116,11 @@ class Poller:
                 self.states[feed_id] = self._reconcile(spec, stored.get(feed_id), aliases)
             if self.feeds.get(feed_id) != spec:
                 self.feeds[feed_id] = spec
-                self._bounds_of.pop(feed_id, None)
+                self.one.forget_bounds(feed_id)
             if feed_id in feeds.unretire and self.states[feed_id].retired:
                 self.states[feed_id].retired = False
                 self.states[feed_id].next_poll_at = None
-                self._dirty.add(feed_id)
+                self.book.dirty.add(feed_id)
         removed = self.states.keys() - wanted.keys()
         for feed_id in removed:
             self.last_errors.pop(feed_id, None)
@@ -181,12 +133,12 @@ class Poller:
     async def flush(self) -> None:
         """Write seen keys, aliases and changed feed states to the store."""
         now = self.now().timestamp()
-        seen, self._seen_pending = self._seen_pending, defaultdict(list)
-        await self.repo.record_seen(seen, now=now)
-        aliases, self._aliases = self._aliases, []
+        # Seen keys first: a crash between the two writes redoes work, never hides an entry.
+        await self.repo.record_seen(self.book.take_seen(), now=now)
+        aliases, self.one.aliases = self.one.aliases, []
         for url, feed_id in aliases:
             await self.repo.add_alias(url, feed_id)
-        dirty, self._dirty = self._dirty, set()
+        dirty, self.book.dirty = self.book.dirty, set()
         await self.repo.save(self.states[f] for f in dirty)
 
     # ------------------------------------------------------------ loops
@@ -202,17 +154,19 @@ class Poller:
         await self.flush()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll due feeds every `poll.tick` until `stop` is set; polls in progress finish."""
+        """Poll due feeds every `poll.tick` until `stop` is set, then stop intake at once:
+        polls in progress are cancelled (what they did not emit is offered again later)."""
         await self.start()
         queue: asyncio.Queue[str | None] = asyncio.Queue()
         async with asyncio.TaskGroup() as group:
-            group.create_task(self._work(queue, until_empty=False))
+            work = group.create_task(self._work(queue, until_empty=False))
             while not stop.is_set():
                 self._enqueue_due(queue)
                 await self.flush()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.settings.tick)
-            self._stop_intake(queue)
+            work.cancel()
+        self._busy.clear()
         await self.flush()
 
     def _enqueue_due(self, queue: asyncio.Queue[str | None]) -> None:
@@ -223,13 +177,6 @@ class Poller:
             if due and not state.retired and idle:
                 self._busy.add(feed_id)
                 queue.put_nowait(feed_id)
-
-    def _stop_intake(self, queue: asyncio.Queue[str | None]) -> None:
-        while not queue.empty():
-            feed_id = queue.get_nowait()
-            self._busy.discard(feed_id or "")
-        for _ in range(self.settings.concurrency):
-            queue.put_nowait(None)
 
     async def _work(self, queue: asyncio.Queue[str | None], *, until_empty: bool) -> None:
         """`poll.concurrency` workers drain `queue`; None (or no work, `until_empty`) ends one."""
@@ -250,284 +197,9 @@ class Poller:
             for _ in range(self.settings.concurrency):
                 group.create_task(worker())
 
-    # ------------------------------------------------------------ one feed
-
     async def poll(self, feed_id: str) -> None:
         """Poll one feed now; never raises (every failure is counted and rescheduled)."""
-        spec, state = self.feeds[feed_id], self.states[feed_id]
-        flog = log.bind(feed_id=feed_id, url=state.url)
         try:
-            await self._poll(spec, state, flog)
-        except Exception as exc:  # a bug or a store failure must not stop the other feeds
-            flog.exception("feed.error", reason="internal")
-            self._failed(spec, state, f"internal.{type(exc).__name__}", None, flog)
+            await self.one(self.feeds[feed_id], self.states[feed_id])
         finally:
-            self._dirty.add(feed_id)
-
-    async def _poll(self, spec: FeedSpec, state: FeedState, flog: Any) -> None:
-        full = state.polls_since_full + 1 >= self.settings.force_full_fetch_every
-        headers = {} if full else _conditional_headers(state)
-        try:
-            response = await self.fetch.get(state.url, kind="feed", headers=headers)
-        except FetchError as exc:
-            self._failed(spec, state, exc.reason, exc.retry_after, flog)
-            return
-        state.polls_since_full = 0 if not headers else state.polls_since_full + 1
-        status = response.status
-        if status == 304:
-            self._not_modified(spec, state, response, flog)
-        elif 200 <= status < 300:
-            await self._fetched(spec, state, response, flog)
-        elif status == 410:
-            self._retire(state, flog)
-        else:
-            retry_after = schedule.parse_retry_after(
-                response.headers.get("retry-after", ""), now=self.now()
-            )
-            self._failed(spec, state, f"http_{status}", retry_after, flog)
-
-    def _not_modified(
-        self, spec: FeedSpec, state: FeedState, response: HttpResponse, flog: Any
-    ) -> None:
-        self.counts["poll.not_modified"] += 1
-        self._track_redirects(state, response, flog)
-        self._succeeded(spec, state, response, new_entries=0)
-        flog.debug("feed.not_modified", next_poll_at=state.next_poll_at)
-
-    async def _fetched(
-        self, spec: FeedSpec, state: FeedState, response: HttpResponse, flog: Any
-    ) -> None:
-        body_hash = hashlib.blake2b(response.body, digest_size=16).hexdigest()
-        if body_hash == state.body_hash:
-            # RFC 9110 §8.8.3 lets a server send a new ETag for the same bytes (or the same ETag
-            # for new bytes): the body itself decides.
-            self.counts["poll.unchanged"] += 1
-            self._track_redirects(state, response, flog)
-            state.etag, state.last_modified = _validators(response)
-            self._succeeded(spec, state, response, new_entries=0)
-            return
-        try:
-            feed = await asyncio.to_thread(self._parse, spec, state, response)
-        except FeedError as exc:
-            self._failed(spec, state, exc.reason, None, flog)
-            return
-        self._track_redirects(state, response, flog)
-        await self._process(spec, state, response, feed, body_hash, flog)
-
-    def _parse(self, spec: FeedSpec, state: FeedState, response: HttpResponse) -> ParsedFeed:
-        return parse_feed(
-            response.body,
-            url=response.final_url or state.url,
-            content_type=response.headers.get("content-type", ""),
-            origin=Origin(kind="feed", id=spec.feed_id, url=state.url, source=spec.source()),
-            headers=response.headers,
-        )
-
-    async def _process(
-        self,
-        spec: FeedSpec,
-        state: FeedState,
-        response: HttpResponse,
-        feed: ParsedFeed,
-        body_hash: str,
-        flog: Any,
-    ) -> None:
-        self.counts["poll.ok"] += 1
-        if feed.malformed:
-            self.counts["poll.malformed"] += 1
-        if feed.invalid_values:
-            self.counts["poll.invalid_values"] += feed.invalid_values
-        fresh = await self._fresh_entries(spec, feed)
-        etag, last_modified = _validators(response)
-        if fresh:
-            batch = _Batch(spec.feed_id, etag, last_modified, body_hash, len(fresh))
-            await self._emit_all(spec, state, fresh, batch)
-        else:
-            state.etag, state.last_modified, state.body_hash = etag, last_modified, body_hash
-        new = sum(1 for e in fresh if not e.is_update)
-        self.counts["entries.new"] += new
-        self.counts["entries.updated"] += len(fresh) - new
-        hints = (feed.ttl, feed.sy_update_period)
-        state.feed_ttl = max((h for h in hints if h), default=None)
-        self._succeeded(spec, state, response, new_entries=new, feed=feed)
-        flog.info(
-            "feed.polled",
-            status=response.status,
-            entries=len(feed.entries),
-            new=new,
-            updated=len(fresh) - new,
-            malformed=feed.malformed,
-        )
-
-    async def _fresh_entries(self, spec: FeedSpec, feed: ParsedFeed) -> list[FeedEntry]:
-        """Entries never published before, and known ones whose `updated` value changed."""
-        seen = await self.repo.seen(spec.feed_id)
-        for key, updated in self._seen_pending.get(spec.feed_id, ()):
-            seen[key] = updated
-        in_flight = self._in_flight[spec.feed_id]
-        fresh: list[FeedEntry] = []
-        taken: set[str] = set()
-        for entry in feed.entries:
-            key = item_key(entry)
-            if key in taken or key in in_flight:
-                continue
-            taken.add(key)
-            updated = _updated_value(entry)
-            if key not in seen:
-                fresh.append(self._localized(spec, entry))
-            elif updated is not None and seen[key] != updated:
-                fresh.append(dataclasses.replace(self._localized(spec, entry), is_update=True))
-        return fresh
-
-    @staticmethod
-    def _localized(spec: FeedSpec, entry: FeedEntry) -> FeedEntry:
-        if spec.language and not entry.language:
-            return dataclasses.replace(entry, language=spec.language)
-        return entry
-
-    async def _emit_all(
-        self, spec: FeedSpec, state: FeedState, fresh: list[FeedEntry], batch: _Batch
-    ) -> None:
-        # Until every entry is published the stored cursor stays empty: a crash, or a failed
-        # publish, makes the next poll unconditional so nothing is lost (at-least-once).
-        state.clear_cursor()
-        self._batches[spec.feed_id] = batch
-        in_flight = self._in_flight[spec.feed_id]
-
-        async def settle(entry: FeedEntry, published: bool) -> None:
-            self._settled(batch, entry, published)
-
-        for entry in fresh:
-            in_flight.add(item_key(entry))
-            await self.emit(dataclasses.replace(entry, settle=settle))
-
-    def _settled(self, batch: _Batch, entry: FeedEntry, published: bool) -> None:
-        key = item_key(entry)
-        self._in_flight[batch.feed_id].discard(key)
-        latest = self._batches.get(batch.feed_id)
-        if published:
-            self._seen_pending[batch.feed_id].append((key, _updated_value(entry)))
-        else:
-            batch.ok = False
-            if latest is not None:
-                latest.ok = False
-            self.states[batch.feed_id].clear_cursor()
-        batch.outstanding -= 1
-        if batch.outstanding == 0 and batch.ok and latest is batch:
-            state = self.states[batch.feed_id]
-            state.etag, state.last_modified = batch.etag, batch.last_modified
-            state.body_hash = batch.body_hash
-            del self._batches[batch.feed_id]
-        self._dirty.add(batch.feed_id)
-
-    # ------------------------------------------------------------ outcomes
-
-    def _bounds(self, spec: FeedSpec) -> schedule.Bounds:
-        # Specs and settings are fixed for the poller's life: build each feed's bounds once.
-        bounds = self._bounds_of.get(spec.feed_id)
-        if bounds is None:
-            bounds = self._bounds_of[spec.feed_id] = self._make_bounds(spec)
-        return bounds
-
-    def _make_bounds(self, spec: FeedSpec) -> schedule.Bounds:
-        s = self.settings
-        low = spec.min_interval or s.min_interval
-        high = max(spec.max_interval or s.max_interval, low)
-        return schedule.Bounds(
-            min_interval=low,
-            max_interval=high,
-            default_interval=min(max(s.default_interval, low), high),
-            backoff_base=s.backoff_base,
-            backoff_cap=s.backoff_cap,
-            jitter=s.jitter,
-        )
-
-    def _succeeded(
-        self,
-        spec: FeedSpec,
-        state: FeedState,
-        response: HttpResponse,
-        *,
-        new_entries: int,
-        feed: ParsedFeed | None = None,
-    ) -> None:
-        now = self.now()
-        ts = now.timestamp()
-        elapsed = ts - state.last_success_at if state.last_success_at else 0.0
-        published = [e.published_at for e in feed.entries if e.published_at] if feed else []
-        state.entry_rate = schedule.updated_rate(
-            state.entry_rate, new_entries=new_entries, elapsed=elapsed, now=now, published=published
-        )
-        if new_entries:
-            state.last_new_item_at = ts
-        state.error_streak = 0
-        self.last_errors.pop(spec.feed_id, None)
-        state.last_success_at = ts
-        hints = schedule.hints_from_headers(response.headers, now=now, ttl=state.feed_ttl)
-        at = schedule.next_after_success(
-            now=now, rate=state.entry_rate, hints=hints, bounds=self._bounds(spec), rng=self.rng
-        )
-        state.next_poll_at = at.timestamp()
-
-    def _failed(
-        self,
-        spec: FeedSpec,
-        state: FeedState,
-        reason: str,
-        retry_after: float | None,
-        flog: Any,
-    ) -> None:
-        self.counts[f"poll.error.{reason}"] += 1
-        self.last_errors[spec.feed_id] = reason
-        state.error_streak += 1
-        state.last_error, state.last_error_at = reason, self.now().timestamp()
-        at = schedule.next_after_error(
-            now=self.now(),
-            streak=state.error_streak,
-            retry_after=retry_after,
-            bounds=self._bounds(spec),
-            rng=self.rng,
-        )
-        state.next_poll_at = at.timestamp()
-        flog.warning(
-            "feed.error",
-            reason=reason,
-            streak=state.error_streak,
-            retry_after=retry_after,
-            next_poll_at=state.next_poll_at,
-        )
-
-    def _retire(self, state: FeedState, flog: Any) -> None:
-        self.counts["poll.gone"] += 1
-        state.retired = True
-        state.next_poll_at = None
-        flog.warning("feed.retired", reason="http_410")
-
-    def _track_redirects(self, state: FeedState, response: HttpResponse, flog: Any) -> None:
-        """Count consistent 301/308 answers; move the feed after `redirect_confirmations`."""
-        target = permanent_target(response.redirects)
-        if target is None or target == state.url:
-            state.redirect_url, state.redirect_count = None, 0
-            return
-        if target == state.redirect_url:
-            state.redirect_count += 1
-        else:
-            state.redirect_url, state.redirect_count = target, 1
-        if state.redirect_count >= self.settings.redirect_confirmations:
-            self.counts["poll.moved"] += 1
-            self._aliases.append((state.url, state.feed_id))
-            flog.info("feed.moved", new_url=target, confirmations=state.redirect_count)
-            state.url, state.redirect_url, state.redirect_count = target, None, 0
-
-
-def _conditional_headers(state: FeedState) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    if state.etag:
-        headers["If-None-Match"] = state.etag
-    if state.last_modified:
-        headers["If-Modified-Since"] = state.last_modified
-    return headers
-
-
-def _validators(response: HttpResponse) -> tuple[str | None, str | None]:
-    return response.headers.get("etag"), response.headers.get("last-modified")
+            self.book.dirty.add(feed_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from daemon.settings import ExtractSettings
 from tests.extract import tasks
 
 SEEDS = Path(__file__).parents[2] / "seeds"
-NOW = datetime(2024, 1, 1, tzinfo=UTC)
+NOW = datetime(2024, 3, 1, tzinfo=UTC)  # fetch time: declared dates after it are absurd
 PARAGRAPH = "The council approved the plan on Monday after a long debate about costs. " * 5
 
 
@@ -188,20 +189,58 @@ async def test_a_date_only_page_has_day_precision_and_a_clean_headline(
     """A page declaring only a date is published at that date, 00:00 UTC, with precision
     `day`; the event says so; the headline loses the site's name, the site name its tagline."""
     ld = {"@type": "NewsArticle", "headline": "Floods in Prague | Aktuálně.cz",
-          "datePublished": "2024-05-01", "articleSection": "Domácí"}  # fmt: skip
+          "datePublished": "2024-02-01", "articleSection": "Domácí"}  # fmt: skip
     head = f'<script type="application/ld+json">{json.dumps(ld)}</script>'
     head += '<meta property="og:site_name" content="Aktuálně.cz - Víte, co se právě děje">'
     article = await extractor(_page(_html(head), url="https://zpravy.aktualne.cz/a/r~1/"))
     fields = article.fields
     assert (fields.published_at, fields.published_at_precision) == (
-        datetime(2024, 5, 1, tzinfo=UTC),
+        datetime(2024, 2, 1, tzinfo=UTC),
         "day",
     )
     assert (fields.title, fields.site_name) == ("Floods in Prague", "Aktuálně.cz")
     assert (fields.section, fields.article_type, fields.access) == ("Domácí", "news", "free")
     event = article_event(article, Verdict("new", "c1"))
     payload = json.loads(event.model_dump_json())
-    assert payload["published_at"] == "2024-05-01T00:00:00Z"
+    assert payload["published_at"] == "2024-02-01T00:00:00Z"
     assert payload["published_at_precision"] == "day"
     assert payload["domain"] == "aktualne.cz"
     assert "\n\n" in payload["text"] and "\n\n\n" not in payload["text"]
+
+
+async def test_a_page_without_body_uses_the_feed_text(extractor: Extractor) -> None:
+    """A page the fetcher could not get (failure `empty`) with a feed summary is published
+    from that summary."""
+    article = await extractor(_page(failure="empty", summary=f"<p>{PARAGRAPH}</p>"))
+    assert (article.extraction, article.text) == ("feed_content", PARAGRAPH.strip())
+
+
+async def test_absurd_dates_become_null_and_are_counted(pool: ExtractPool) -> None:
+    """A date more than a day after the fetch, before 1990, or a declared negative year is
+    dropped and counted; a believable feed date still fills in for a dropped page date."""
+    extractor = Extractor(ExtractSettings(), pool=pool)
+    future = '<meta property="article:published_time" content="2999-01-01T00:00:00Z">'
+    article = await extractor(_page(_html(future)))
+    assert article.fields.published_at is None
+    negative = '<meta name="date" content="-2000-01-01"><meta name="modified" content="1899-05-01">'
+    article = await extractor(_page(_html(negative)))
+    assert (article.fields.published_at, article.fields.modified_at) == (None, None)
+    assert extractor.metrics.counts["extract.date_dropped.published_at"] == 2
+    assert extractor.metrics.counts["extract.date_dropped.modified_at"] == 0
+    page = _page(_html(future))
+    entry = replace(page.entry, published_at=datetime(2024, 2, 1, tzinfo=UTC))
+    article = await extractor(replace(page, entry=entry))
+    assert article.fields.published_at == datetime(2024, 2, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("charset", ["windows-1251", "koi8-r", "utf-8"])
+async def test_a_text_capture_is_decoded_in_its_declared_charset(
+    extractor: Extractor, charset: str
+) -> None:
+    """A plain-text page is read in the charset its Content-Type declares."""
+    text = "Заголовок новости дня\n\n" + "Городские службы начали подготовку к зиме. " * 10
+    page = replace(
+        _page(text.encode(charset), text=True), content_type=f"text/plain; charset={charset}"
+    )
+    article = await extractor(page)
+    assert "\ufffd" not in article.text and "Городские службы" in article.text

@@ -51,7 +51,7 @@ async def test_html_page_is_fetched(server: HttpServer, http: HttpFetcher) -> No
     assert page.failure is None and not page.is_text_capture
     assert (page.status, page.content_type, page.body) == (
         200,
-        "text/html",
+        "text/html; charset=utf-8",  # as served, charset included
         b"<html><p>story</p></html>",
     )
 
@@ -190,6 +190,21 @@ async def test_permanent_errors_are_raised(
         await fetcher(http)(entry(server.url("/a")))
     assert (caught.value.reason, caught.value.retryable) == (reason, False)
     assert len(server.hits("/a")) == 1
+
+
+@pytest.mark.parametrize("status", [404, 410, 500])
+async def test_a_missing_page_with_feed_text_is_a_page_without_body(
+    server: HttpServer, http: HttpFetcher, status: int
+) -> None:
+    """When the entry carries its own text, a page that cannot be fetched comes back without
+    a body (the extractor then uses the feed's content) instead of raising."""
+    server.route("/robots.txt", Reply(status=404))
+    server.route("/a", Reply(status=status))
+    with_text = FeedEntry(
+        origin=Origin("feed", "test"), url=server.url("/a"), summary="<p>The story.</p>"
+    )
+    page = await fetcher(http, retries=0)(with_text)
+    assert (page.failure, page.status, page.body) == ("empty", status, b"")
 
 
 async def test_timeout_becomes_a_timeout_page(server: HttpServer) -> None:

@@ -32,7 +32,7 @@ class Sink:
 
     def __init__(self, *, publish: bool | None = True) -> None:
         self.entries: list[FeedEntry] = []
-        self.publish = publish  # None: leave entries unsettled
+        self.publish = publish  # settle as done (True), not done (False), or not at all (None)
 
     async def __call__(self, entry: FeedEntry) -> None:
         self.entries.append(entry)
@@ -260,7 +260,7 @@ async def test_updated_entries_flow_on_as_updates(
 async def test_unpublished_entries_are_emitted_again_and_hold_the_cursor(
     server: HttpServer, fetcher: HttpFetcher, repo: FeedStateRepo
 ) -> None:
-    """Settled published=False: the entry comes again next poll, which is unconditional."""
+    """Settled not done: the entry comes again next poll, which is unconditional."""
     server.route("/feed.xml", etag_server('"v1"', rss(["a", "b"])))
     failing = Sink(publish=False)
     p = poller([feed(server)], fetcher, repo, failing)
@@ -324,3 +324,51 @@ async def test_run_polls_due_feeds_until_stopped(
     await asyncio.wait_for(task, 5)
     assert len(server.hits("/feed.xml")) == 3  # each feed once: the next poll is minutes away
     assert len(await repo.load()) == 3
+
+
+async def test_cursor_never_moves_past_entries_still_in_flight(
+    server: HttpServer, fetcher: HttpFetcher, repo: FeedStateRepo
+) -> None:
+    """A poll that finds every entry still in flight stores no cursor (body hash, ETag) until
+    they are all done, so a crash meanwhile cannot hide them behind an unchanged feed."""
+    server.route("/feed.xml", etag_server('"v1"', rss(["a", "b"])))
+    held = Sink(publish=None)
+    p = poller([feed(server)], fetcher, repo, held)
+    await p.run_once()
+    await p.run_once()  # nothing new: both entries are in flight
+    stored = (await repo.load())["f"]
+    assert (stored.etag, stored.body_hash) == (None, None)
+    first, second = held.entries
+    assert first.settle is not None and second.settle is not None
+    await first.settle(first, True)
+    await p.flush()
+    assert (await repo.load())["f"].body_hash is None  # "b" is still out
+    await second.settle(second, True)
+    await p.flush()
+    stored = (await repo.load())["f"]
+    assert stored.etag == '"v1"' and stored.body_hash is not None
+
+
+async def test_an_overlapping_poll_does_not_store_its_cursor_before_older_entries_are_done(
+    server: HttpServer, fetcher: HttpFetcher, repo: FeedStateRepo
+) -> None:
+    """Entries of a later poll done first do not move the cursor while an earlier poll's
+    entry is still out; an entry settled not done keeps it empty until offered again."""
+    server.route(
+        "/feed.xml",
+        Reply(body=rss(["a"]), headers=RSS_TYPE),
+        Reply(body=rss(["a", "b"]), headers=RSS_TYPE),
+    )
+    held = Sink(publish=None)
+    p = poller([feed(server)], fetcher, repo, held)
+    await p.run_once()
+    await p.run_once()
+    a, b = held.entries
+    assert a.settle is not None and b.settle is not None
+    await b.settle(b, True)
+    assert p.states["f"].body_hash is None
+    await a.settle(a, False)
+    assert p.states["f"].body_hash is None
+    p.emit = Sink()
+    await p.run_once()
+    assert p.states["f"].body_hash is not None
