@@ -168,6 +168,12 @@ class DedupSettings(_Section):
     shingle_cache_bytes: int = Field(
         64 * 1024 * 1024, ge=0, description="Recent documents' shingles kept in memory (LRU)."
     )
+    boilerplate_site_stories: int = Field(
+        3, ge=2, description="A line in this many new stories of one site is boilerplate."
+    )
+    boilerplate_stories: int = Field(
+        5, ge=2, description="A line in this many new stories overall is boilerplate."
+    )
 
 
 class PipelineSettings(_Section):
