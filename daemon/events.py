@@ -123,7 +123,9 @@ def article_event(article: Article, verdict: Verdict) -> ArticleEvent:
     )
 
 
-def error_event(entry: FeedEntry, stage: str, reason: str, detail: str = "") -> ErrorEvent:
+def error_event(
+    entry: FeedEntry, stage: str, reason: str, detail: str = "", *, now: datetime | None = None
+) -> ErrorEvent:
     return ErrorEvent(
         event_id=event_id(entry.url, f"error:{stage}:{reason}"),
         url=entry.url,
@@ -131,7 +133,7 @@ def error_event(entry: FeedEntry, stage: str, reason: str, detail: str = "") -> 
         stage=stage,
         reason=reason,
         detail=detail[:2000],
-        failed_at=datetime.now(UTC),
+        failed_at=now or datetime.now(UTC),
     )
 
 

@@ -180,6 +180,12 @@ class PipelineSettings(_Section):
     queue_size: int = Field(100, ge=1, description="Capacity of each queue between stages.")
     fetch_workers: int = Field(32, ge=1, description="Article fetches at once.")
     shutdown_grace: float = Field(30.0, ge=0, description="Seconds to drain on shutdown.")
+    ordered: bool = Field(
+        True, description="Decide in intake order (deterministic); false: as extraction ends."
+    )
+    reorder_window: int = Field(
+        1000, ge=1, description="Records between intake and dedup at most (reorder buffer)."
+    )
 
 
 class StateSettings(_Section):
