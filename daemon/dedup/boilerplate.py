@@ -30,19 +30,28 @@ import numpy.typing as npt
 from daemon.dedup.shingles import U64, constants, mix64
 
 Mask = npt.NDArray[np.bool_]
-_LINE_WEIGHTS = constants("newsd.boilerplate.line", 16)
 
 
-def line_keys(hashed: U64, lines: npt.NDArray[np.int64]) -> tuple[U64, npt.NDArray[np.int64]]:
-    """(one key per line that has tokens, the index of each token's line in those keys)."""
+def line_starts(lines: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Index of the first token of each line, given each token's line number (non-decreasing)."""
+    if lines.size == 0:
+        return np.zeros(0, np.int64)
+    return np.flatnonzero(np.concatenate(([True], lines[1:] != lines[:-1])))
+
+
+def line_keys(hashed: U64, starts: npt.NDArray[np.int64]) -> U64:
+    """One key per line that has tokens: its token hashes summed, and its token count."""
     if hashed.size == 0:
-        return np.zeros(0, np.uint64), np.zeros(0, np.int64)
-    starts = np.flatnonzero(np.diff(lines, prepend=lines[0] - 1))
-    which = np.cumsum(np.diff(lines, prepend=lines[0]) != 0)
-    position = np.arange(hashed.size) - starts[which]
-    weighted = hashed * _LINE_WEIGHTS[position % _LINE_WEIGHTS.size]
+        return np.zeros(0, np.uint64)
     counts = np.diff(np.append(starts, hashed.size)).astype(np.uint64)
-    return mix64(np.add.reduceat(weighted, starts) + counts), which
+    return mix64(np.add.reduceat(hashed, starts) + counts)
+
+
+def token_line_index(starts: npt.NDArray[np.int64], tokens: int) -> npt.NDArray[np.int64]:
+    """For each of `tokens` tokens, the index of its line in `line_keys`."""
+    marks = np.zeros(tokens, np.int64)
+    marks[starts[1:]] = 1
+    return np.cumsum(marks)
 
 
 def site_key(site: str) -> np.uint64:
@@ -109,5 +118,5 @@ class Boilerplate:
         return np.concatenate((lines, per_site)) if overall else per_site
 
     def _slots(self, keys: U64) -> npt.NDArray[np.int64]:
-        hashed = mix64(keys[None, :] * self._salts[:, None])
-        return (hashed >> self._shift).astype(np.int64)
+        # Keys are mixed already: multiply-shift by an odd salt per row is enough.
+        return ((keys[None, :] * self._salts[:, None]) >> self._shift).astype(np.int64)

@@ -40,7 +40,13 @@ import numpy.typing as npt
 import structlog
 
 from daemon.dedup import index as idx
-from daemon.dedup.boilerplate import Boilerplate, line_keys, shingle_mask
+from daemon.dedup.boilerplate import (
+    Boilerplate,
+    line_keys,
+    line_starts,
+    shingle_mask,
+    token_line_index,
+)
 from daemon.dedup.cache import ShingleCache
 from daemon.dedup.index import DedupIndex, DocRecord, Sequences
 from daemon.dedup.keys import content_hash, event_id, fold, folded_content_hash
@@ -91,7 +97,8 @@ class _Doc:
     distinct: U32  # sorted distinct shingles (empty when borrowed: only `_near` reads it)
     opening: U32 | None = None  # first token hashes (shingles.opening_tokens)
     lines: U64 = field(default_factory=lambda: _NO_LINES)  # one key per line (line_keys)
-    token_line: npt.NDArray[np.int64] | None = None  # each token's index in `lines`
+    line_starts: npt.NDArray[np.int64] | None = None  # first token of each line
+    n_tokens: int = 0
 
 
 class Deduper:
@@ -227,7 +234,7 @@ class Deduper:
     def _describe(self, doc: _Doc) -> _Doc:
         """`doc` with its shingles, signature and agency computed."""
         hashed, token_lines = folded_tokens(doc.folded)
-        lines, token_line = line_keys(hashed, token_lines)
+        starts = line_starts(token_lines)
         shingles = shingles_of_tokens(hashed, self.settings.shingle_size)
         unique = distinct(shingles)
         signature = None
@@ -236,8 +243,8 @@ class Deduper:
         record = replace(doc.record, agency=self._agency(doc.article), n_shingles=int(unique.size),
                          signature=signature)  # fmt: skip
         return replace(doc, record=record, shingles=shingles, distinct=unique,
-                       opening=opening_tokens(hashed), lines=lines,
-                       token_line=token_line)  # fmt: skip
+                       opening=opening_tokens(hashed), lines=line_keys(hashed, starts),
+                       line_starts=starts, n_tokens=int(hashed.size))  # fmt: skip
 
     def _borrow(self, doc: _Doc, same_text: int) -> _Doc | None:
         """`doc` with the shingles and signature of `same_text` (same normalized text, so the
@@ -319,6 +326,8 @@ class Deduper:
         # Past half the threshold (estimated), a candidate cannot pass the exact check.
         found = self.index.candidates(signature, doc.record.n_shingles, self.settings.min_shingles,
                                       _MAX_VERIFIED, self.rule.containment / 2)  # fmt: skip
+        if not found:
+            return None
         sequences = await self._shingles([c.event_id for c in found])
         own, learned = self._without_boilerplate(doc)
         own_set = doc.distinct if learned is None else distinct(own)
@@ -337,12 +346,13 @@ class Deduper:
     def _without_boilerplate(self, doc: _Doc) -> tuple[U32, U32 | None]:
         """(the document's shingles outside learned boilerplate lines, the sorted distinct
         boilerplate shingles, or None when it has none)."""
-        if doc.token_line is None or doc.lines.size == 0:
+        if doc.line_starts is None or doc.lines.size == 0:
             return doc.shingles, None
         lines = self.boilerplate.mask(_site(doc.article), doc.lines)
         if not lines.any():
             return doc.shingles, None
-        inside = shingle_mask(lines[doc.token_line], self.settings.shingle_size, doc.shingles.size)
+        token_line = token_line_index(doc.line_starts, doc.n_tokens)
+        inside = shingle_mask(lines[token_line], self.settings.shingle_size, doc.shingles.size)
         return doc.shingles[~inside], distinct(doc.shingles[inside])
 
     async def _shingles(self, eids: list[str]) -> dict[str, Sequences]:

@@ -125,7 +125,7 @@ def folded_tokens(folded: str) -> tuple[U64, npt.NDArray[np.int64]]:
     if first.size == 0:
         return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
     weighted = points.astype(np.uint64) * _CHAR_WEIGHTS_0.take(offset)
-    lines = np.cumsum(points == 10)[first]
+    lines = np.flatnonzero(points == 10).searchsorted(first)
     return mix64(np.add.reduceat(weighted, first)), lines
 
 
