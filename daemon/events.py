@@ -93,9 +93,9 @@ def source_of(entry: FeedEntry) -> Source:
 
 def article_event(article: Article, verdict: Verdict) -> ArticleEvent:
     """Build the event for an article and the dedup verdict about it."""
-    text_hash = content_hash(article.text)
+    text_hash = verdict.content_hash or content_hash(article.text)
     return ArticleEvent(
-        event_id=event_id(article.canonical_url, text_hash),
+        event_id=verdict.event_id or event_id(article.canonical_url, text_hash),
         type=_TYPES[verdict.kind],
         url=article.url,
         canonical_url=article.canonical_url,

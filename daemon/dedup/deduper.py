@@ -95,6 +95,7 @@ class _Doc:
     record: DocRecord
     shingles: U32
     distinct: U32  # sorted distinct shingles (empty when borrowed: only `_near` reads it)
+    text_hash: str = ""  # keys.content_hash of the text
     opening: U32 | None = None  # first token hashes (shingles.opening_tokens)
     lines: U64 = field(default_factory=lambda: _NO_LINES)  # one key per line (line_keys)
     line_starts: npt.NDArray[np.int64] | None = None  # first token of each line
@@ -123,7 +124,6 @@ class Deduper:
         self.index = DedupIndex(MinHasher(settings.num_perm, bands))
         self.counts: Counter[str] = Counter()
         self._pending: dict[str, _Pending] = {}
-        self._pending_ids: dict[tuple[str, str], str] = {}  # (canonical URL, text) → event id
         self.shingle_cache: ShingleCache[Sequences] = ShingleCache(
             shingle_cache_bytes
         )  # recent documents, for exact checks
@@ -160,13 +160,14 @@ class Deduper:
             now = self.clock()
             await self._maybe_expire(now)
             doc, verdict = await self._decide(self._identify(article, now))
+            verdict = replace(verdict, event_id=doc.record.event_id, content_hash=doc.text_hash)
             self._register(doc, verdict)
             self.counts[verdict.kind] += 1
             return verdict
 
     async def commit(self, article: Article, verdict: Verdict) -> None:
         """The event was acknowledged: persist the document (idempotent)."""
-        eid = self._event_id_of(article)
+        eid = self._event_id_of(article, verdict)
         pending = self._pending.pop(eid, None)
         slot = self.index.pending.pop(eid, None)
         if pending is None:
@@ -180,7 +181,7 @@ class Deduper:
 
     async def release(self, article: Article, verdict: Verdict) -> None:
         """The event was never published: forget the pending document."""
-        eid = self._event_id_of(article)
+        eid = self._event_id_of(article, verdict)
         pending = self._pending.pop(eid, None)
         slot = self.index.pending.pop(eid, None)
         if pending is None or slot is None:
@@ -229,7 +230,7 @@ class Deduper:
             signature=None,
         )
         empty = np.zeros(0, np.uint32)
-        return _Doc(article, folded, record, empty, empty)
+        return _Doc(article, folded, record, empty, empty, text_hash)
 
     def _describe(self, doc: _Doc) -> _Doc:
         """`doc` with its shingles, signature and agency computed."""
@@ -397,13 +398,11 @@ class Deduper:
         )  # fmt: skip
         stored = Sequences(doc.shingles, doc.opening)
         self._pending[record.event_id] = _Pending(final, stored, observed, site, overall)
-        self._pending_ids[(doc.article.canonical_url, doc.article.text)] = record.event_id
         self.index.pending[record.event_id] = self.index.add(final)
 
-    def _event_id_of(self, article: Article) -> str:
-        # decide() remembered it for the pending document: hashing the text again costs more.
-        eid = self._pending_ids.pop((article.canonical_url, article.text), None)
-        return eid or event_id(article.canonical_url, content_hash(article.text))
+    def _event_id_of(self, article: Article, verdict: Verdict) -> str:
+        # decide() put the id on the verdict; hashing the text again costs more.
+        return verdict.event_id or event_id(article.canonical_url, content_hash(article.text))
 
     async def _maybe_expire(self, now: float) -> None:
         if now < self._next_expiry:

@@ -12,6 +12,7 @@ from structlog.testing import capture_logs
 from daemon.dedup.deduper import Deduper
 from daemon.dedup.keys import content_hash, event_id
 from daemon.errors import Skip
+from daemon.events import article_event
 from daemon.records import Article
 from daemon.settings import DedupSettings
 from daemon.state.sqlite import Store
@@ -247,3 +248,14 @@ async def test_a_footer_learned_from_the_stream_weighs_nothing(
     copy = await deduper.decide(article(texts[4] + "\n\nShare this story", "https://x.example/c"))
     assert [v.kind for v in verdicts[3:]] == ["new", "new"]
     assert (copy.kind, copy.cluster_id) == ("duplicate", verdicts[4].cluster_id)
+
+
+async def test_verdict_carries_the_event_id_and_content_hash(
+    deduper: Deduper, bodies: list[str], article: Make
+) -> None:
+    """decide() hashes the text once: the verdict carries the ids the event is built with."""
+    item = article(bodies[0], "https://a.example/1")
+    verdict = await deduper.decide(item)
+    event = article_event(item, verdict)
+    assert verdict.content_hash == content_hash(bodies[0])
+    assert verdict.event_id == event.event_id == event_id(item.canonical_url, verdict.content_hash)
