@@ -153,11 +153,11 @@ def source_of(entry: FeedEntry) -> Source:
 
 def article_event(article: Article, verdict: Verdict) -> ArticleEvent:
     """Build the event for an article and the dedup verdict about it."""
-    text_hash = content_hash(article.text)
+    text_hash = verdict.content_hash or content_hash(article.text)
     fields = replace(article.fields, syndication=verdict.syndication or article.fields.syndication)
     return ArticleEvent(
         **_field_values(fields),
-        event_id=event_id(article.canonical_url, text_hash),
+        event_id=verdict.event_id or event_id(article.canonical_url, text_hash),
         type=_TYPES[verdict.kind],
         url=article.url,
         canonical_url=article.canonical_url,
@@ -195,7 +195,9 @@ def _field_values(fields: ArticleFields) -> dict[str, Any]:
     return {f.name: getattr(fields, f.name) for f in dataclasses.fields(fields)}
 
 
-def error_event(entry: FeedEntry, stage: str, reason: str, detail: str = "") -> ErrorEvent:
+def error_event(
+    entry: FeedEntry, stage: str, reason: str, detail: str = "", *, now: datetime | None = None
+) -> ErrorEvent:
     return ErrorEvent(
         event_id=event_id(entry.url, f"error:{stage}:{reason}"),
         url=entry.url,
@@ -203,7 +205,7 @@ def error_event(entry: FeedEntry, stage: str, reason: str, detail: str = "") -> 
         stage=stage,
         reason=reason,
         detail=detail[:2000],
-        failed_at=datetime.now(UTC),
+        failed_at=now or datetime.now(UTC),
     )
 
 

@@ -1,7 +1,11 @@
 """The only wiring: stages, bounded queues, workers, ordered acknowledgements, drain.
 
-    entries → [fetch ×N] → pages → [extract ×M] → articles → [dedup+send ×1] → deliveries → [ack ×1]
+    entries → [fetch ×N] → pages → [extract ×M] → reorder → [dedup+send ×1] → deliveries → [ack ×1]
                              ↑ replay puts pages here
+
+- Every record gets a ticket at intake; the reorder buffer after the extraction pool hands the
+  dedup stage articles (and failures, published as error events) in intake order, so decisions
+  and events do not depend on which worker finished first (`pipeline.ordered`).
 
 - Every queue is bounded, so a slow broker slows the pollers down instead of growing memory.
 - Dedup runs in one task, so its decisions are sequential and messages are handed to the
@@ -36,6 +40,7 @@ from daemon.events import ArticleEvent, ErrorEvent, article_event, cloudevent_he
 from daemon.observability.metrics import Metrics
 from daemon.observability.readiness import PublishState
 from daemon.records import Article, FeedEntry, FetchedPage, Verdict
+from daemon.reorder import ReorderBuffer
 from daemon.settings import PipelineSettings
 from daemon.sinks.base import Channel, OutMessage, Sink
 from daemon.sinks.fit import fit
@@ -62,6 +67,17 @@ class DedupStage(Protocol):
     async def decide(self, article: Article) -> Verdict: ...
     async def commit(self, article: Article, verdict: Verdict) -> None: ...
     async def release(self, article: Article, verdict: Verdict) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    """A record that failed for good in fetch or extract; published in its intake turn."""
+
+    entry: FeedEntry
+    stage: str
+    reason: str
+    detail: str
+    at: datetime | None = None  # replays: the page's archive time, so a replay is reproducible
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +115,11 @@ class Pipeline:
         self.clock = clock
         self.on_outcome = on_outcome or (lambda outcome: None)
         size = settings.queue_size
-        self.entries: asyncio.Queue[FeedEntry] = asyncio.Queue(size)
-        self.pages: asyncio.Queue[FetchedPage] = asyncio.Queue(size)
-        self.articles: asyncio.Queue[Article] = asyncio.Queue(size)
+        self.entries: asyncio.Queue[tuple[int, FeedEntry]] = asyncio.Queue(size)
+        self.pages: asyncio.Queue[tuple[int, FetchedPage]] = asyncio.Queue(size)
+        self.articles: ReorderBuffer[Article | _Failed] = ReorderBuffer(
+            settings.reorder_window, ordered=settings.ordered
+        )
         self.in_flight: asyncio.Queue[_InFlight] = asyncio.Queue(max_in_flight)
         self.publish = PublishState()
         self.died: BaseException | None = None  # the first worker's death, if any
@@ -115,13 +133,13 @@ class Pipeline:
         """Put one feed entry in; waits while the pipeline is full (back-pressure)."""
         self.metrics.incr("intake.entries")
         self._intake_at[id(entry)] = time.monotonic()
-        await self.entries.put(entry)
+        await self.entries.put((await self.articles.ticket(), entry))
 
     async def feed_page(self, page: FetchedPage) -> None:
         """Put one already-fetched page in (replay); waits while the pipeline is full."""
         self.metrics.incr("intake.pages")
         self._intake_at[id(page.entry)] = time.monotonic()
-        await self.pages.put(page)
+        await self.pages.put((await self.articles.ticket(), page))
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -165,7 +183,7 @@ class Pipeline:
         return {
             "entries": self.entries.qsize(),
             "pages": self.pages.qsize(),
-            "articles": self.articles.qsize(),
+            "articles": len(self.articles),
             "in_flight": self.publish.pending,
         }
 
@@ -173,8 +191,10 @@ class Pipeline:
         """Wait until every record put in so far has left the pipeline; False on timeout."""
         try:
             async with asyncio.timeout(timeout):
-                for queue in (self.entries, self.pages, self.articles, self.in_flight):
-                    await queue.join()
+                await self.entries.join()
+                await self.pages.join()
+                await self.articles.join()
+                await self.in_flight.join()
         except TimeoutError:
             return False
         return True
@@ -198,9 +218,9 @@ class Pipeline:
         await self._abandon_queued()
 
     async def _abandon_queued(self) -> None:
-        entries = _drain_nowait(self.entries)
-        entries += [p.entry for p in _drain_nowait(self.pages)]
-        entries += [a.entry for a in _drain_nowait(self.articles)]
+        entries = [e for _, e in _drain_nowait(self.entries)]
+        entries += [p.entry for _, p in _drain_nowait(self.pages)]
+        entries += [a.entry for a in self.articles.abandon()]
         in_flight = _drain_nowait(self.in_flight)
         for item in in_flight:
             _discard(item.delivery)
@@ -214,39 +234,44 @@ class Pipeline:
 
     async def _fetch_worker(self) -> None:
         while True:
-            entry = await self.entries.get()
+            seq, entry = await self.entries.get()
             try:
                 with structlog.contextvars.bound_contextvars(url=entry.url, feed=entry.origin.id):
-                    page = await self._guard("fetch", entry, self.fetcher(entry))
+                    page = await self._guard("fetch", entry, self.fetcher(entry), seq)
                 if page is not None:
-                    await self.pages.put(page)
+                    await self.pages.put((seq, page))
             finally:
                 self.entries.task_done()
 
     async def _extract_worker(self) -> None:
         while True:
-            page = await self.pages.get()
+            seq, page = await self.pages.get()
             try:
                 with structlog.contextvars.bound_contextvars(url=page.entry.url):
-                    article = await self._guard("extract", page.entry, self.extractor(page))
+                    article = await self._guard("extract", page.entry, self.extractor(page), seq,
+                                                _replay_time(page))  # fmt: skip
                 if article is not None:
                     self.metrics.incr(f"extract.{article.extraction}")
-                    await self.articles.put(article)
+                    self.articles.put(seq, article)
             finally:
                 self.pages.task_done()
 
     async def _dedup_worker(self) -> None:
         while True:
-            article = await self.articles.get()
+            item = await self.articles.get()
             try:
-                with structlog.contextvars.bound_contextvars(url=article.url):
-                    await self._guard("publish", article.entry, self._publish_article(article))
+                if isinstance(item, _Failed):
+                    await self._fail(item)
+                    continue
+                with structlog.contextvars.bound_contextvars(url=item.url):
+                    await self._guard("publish", item.entry, self._publish_article(item))
             finally:
                 self.articles.task_done()
 
     async def _publish_article(self, article: Article) -> None:
         if not article.text.strip():
-            await self._fail(article.entry, "extract", article.extraction, "no text")
+            at = article.fetched_at if article.entry.origin.kind == "replay" else None
+            await self._fail(_Failed(article.entry, "extract", article.extraction, "no text", at))
             return
         verdict = await self._guard("dedup", article.entry, self.deduper.decide(article))
         if verdict is None:
@@ -257,7 +282,8 @@ class Pipeline:
         if fitted is None:
             await self.deduper.release(article, verdict)
             detail = f"{len(article.text)} characters; the first paragraph alone is over the limit"
-            await self._fail(article.entry, "publish", "too_large", detail)
+            at = article.fetched_at if article.entry.origin.kind == "replay" else None
+            await self._fail(_Failed(article.entry, "publish", "too_large", detail, at))
             return
         if fitted.truncated:
             self.metrics.incr("publish.truncated")
@@ -297,8 +323,19 @@ class Pipeline:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    async def _guard(self, stage: str, entry: FeedEntry, work: Awaitable[T]) -> T | None:
-        """Run one stage call; a `Skip` or an error ends the record here, counted and logged."""
+    async def _guard(
+        self,
+        stage: str,
+        entry: FeedEntry,
+        work: Awaitable[T],
+        seq: int | None = None,
+        at: datetime | None = None,
+    ) -> T | None:
+        """Run one stage call; a `Skip` or an error ends the record here, counted and logged.
+
+        With `seq` (a stage before the reorder buffer) an ended record gives up its turn there,
+        and a failure is published in that turn, not at once."""
+        failed: _Failed | None = None
         try:
             with self.metrics.stage_seconds.labels(stage).time():
                 return await work
@@ -310,17 +347,22 @@ class Pipeline:
         except SinkError as exc:
             await self._unpublished(exc, entry, None, None)
         except NewsdError as exc:
-            await self._fail(entry, stage, exc.reason, exc.detail)
+            failed = _Failed(entry, stage, exc.reason, exc.detail, at)
         except Exception as exc:  # a bug must cost one record, never the daemon
             log.exception("record.internal_error", stage=stage)
-            await self._fail(entry, stage, "internal_error", repr(exc))
+            failed = _Failed(entry, stage, "internal_error", repr(exc), at)
+        if seq is not None:
+            self.articles.put(seq, failed)
+        elif failed is not None:
+            await self._fail(failed)
         return None
 
-    async def _fail(self, entry: FeedEntry, stage: str, reason: str, detail: str) -> None:
+    async def _fail(self, failed: _Failed) -> None:
         """An item failed for good: publish it, with its reason, to the errors topic."""
+        entry, stage, reason, detail = failed.entry, failed.stage, failed.reason, failed.detail
         self.metrics.incr(f"{stage}.error.{reason}")
         log.warning("record.failed", stage=stage, reason=reason, detail=detail)
-        event = error_event(entry, stage, reason, detail)
+        event = error_event(entry, stage, reason, detail, now=failed.at)
         message = self._message("errors", event.event_id, event)
         await self._send(message, entry, None, None, event.type)
 
@@ -361,7 +403,7 @@ class Pipeline:
             if acker:
                 await self._refused_as_too_large(entry, exc.detail)
             else:
-                await self._fail(entry, "publish", "too_large", exc.detail)
+                await self._fail(_Failed(entry, "publish", "too_large", exc.detail))
             return
         await self._settle(entry, done=False)
 
@@ -420,6 +462,10 @@ async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _replay_time(page: FetchedPage) -> datetime | None:
+    return page.fetched_at if page.entry.origin.kind == "replay" else None
 
 
 def _drain_nowait(queue: asyncio.Queue[T]) -> list[T]:

@@ -184,3 +184,5 @@ class Verdict:
     revision: int = 1
     previous_similarity: float | None = None  # for updates: similarity to the previous revision
     syndication: str | None = None  # the cluster's wire agency, if known
+    event_id: str | None = None  # the article's own event id (dedup hashed the text once)
+    content_hash: str | None = None  # `keys.content_hash` of the article's text

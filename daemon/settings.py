@@ -227,6 +227,12 @@ class DedupSettings(_Section):
     shingle_cache_bytes: int = Field(
         64 * 1024 * 1024, ge=0, description="Recent documents' shingles kept in memory (LRU)."
     )
+    boilerplate_site_stories: int = Field(
+        3, ge=2, description="A line in this many new stories of one site is boilerplate."
+    )
+    boilerplate_stories: int = Field(
+        5, ge=2, description="A line in this many new stories overall is boilerplate."
+    )
 
 
 class PipelineSettings(_Section):
@@ -235,6 +241,12 @@ class PipelineSettings(_Section):
     shutdown_grace: float = Field(30.0, ge=0, description="Seconds to drain on shutdown.")
     once_timeout: float = Field(
         600.0, gt=0, description="run --once: seconds to drain before giving up (exit 1)."
+    )
+    ordered: bool = Field(
+        True, description="Decide in intake order (deterministic); false: as extraction ends."
+    )
+    reorder_window: int = Field(
+        1000, ge=1, description="Records between intake and dedup at most (reorder buffer)."
     )
 
 

@@ -82,6 +82,38 @@ def test_canonical_url_table():
         assert canonical_url(raw) == expected, raw
 
 
+def test_canonical_url_spellings_of_one_resource_agree():
+    """Dot segments, percent-escape case, escaped unreserved characters and IDN hosts in
+    Unicode or punycode give one canonical URL, so one event id for one text."""
+    groups = [
+        ["https://example.com/a/c", "https://example.com/a/./b/../c", "https://example.com/x/../a/c"],
+        ["https://example.com/~user/caf%C3%A9", "https://example.com/%7euser/caf%c3%a9",
+         "https://example.com/%7Euser/café"],
+        ["https://xn--bcher-kva.example/x", "https://bücher.example/x", "https://BÜCHER.example/x"],
+        ["https://example.com/a?x=1&y=%C3%A9", "https://example.com/a?y=%c3%a9&utm_medium=x&x=1"],
+    ]  # fmt: skip
+    for spellings in groups:
+        found = {canonical_url(url) for url in spellings}
+        assert found == {spellings[0]}, spellings
+    assert canonical_url("https://example.com/a%2Fb") != canonical_url("https://example.com/a/b")
+
+
+spelled_urls = st.builds(
+    "{}://{}/{}?{}".format,
+    st.sampled_from(["http", "https"]),
+    st.sampled_from(["Example.com", "bücher.example", "xn--bcher-kva.example"]),
+    st.text(alphabet="ab/.%7eE~é", max_size=12),
+    st.text(alphabet="ab=&%c3", max_size=8),
+)
+
+
+@given(spelled_urls)
+def test_canonical_url_is_idempotent_on_escapes_dots_and_idn(url):
+    """Canonicalizing twice equals once, whatever escapes, dot segments or IDN hosts it has."""
+    once = canonical_url(url)
+    assert canonical_url(once) == once
+
+
 def test_article_event_validates_against_the_checked_in_schema():
     """A built event serializes to JSON that the published schema accepts, with aware times."""
     entry = FeedEntry(Origin("feed", "f", "http://f.test/rss"), "http://a.test/1", guid="g1")

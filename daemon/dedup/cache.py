@@ -10,31 +10,38 @@ read from SQLite.  The cap is on accounted bytes: array bytes plus a fixed per-e
 from __future__ import annotations
 
 from collections import OrderedDict
-
-from daemon.dedup.shingles import U32
+from typing import Generic, Protocol, TypeVar
 
 ENTRY_OVERHEAD = 320  # bytes: ordered-dict entry + 36-char key string + ndarray header
 
 
-class ShingleCache:
+class _Measured(Protocol):
+    @property
+    def nbytes(self) -> int: ...
+
+
+V = TypeVar("V", bound=_Measured)
+
+
+class ShingleCache(Generic[V]):
     """event id → shingle sequence; evicts the least recently used past `max_bytes`."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.nbytes = 0
-        self._items: OrderedDict[str, U32] = OrderedDict()
+        self._items: OrderedDict[str, V] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def get(self, key: str) -> U32 | None:
+    def get(self, key: str) -> V | None:
         """The cached sequence (now the most recently used), or None."""
         value = self._items.get(key)
         if value is not None:
             self._items.move_to_end(key)
         return value
 
-    def put(self, key: str, value: U32) -> None:
+    def put(self, key: str, value: V) -> None:
         """Cache `value` under `key`, then evict old entries until within `max_bytes`."""
         self.discard(key)
         cost = value.nbytes + ENTRY_OVERHEAD

@@ -32,20 +32,36 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
 
 import numpy as np
+import numpy.typing as npt
 import structlog
 
 from daemon.dedup import index as idx
+from daemon.dedup.boilerplate import (
+    Boilerplate,
+    line_keys,
+    line_starts,
+    shingle_mask,
+    token_line_index,
+)
 from daemon.dedup.cache import ShingleCache
-from daemon.dedup.index import DedupIndex, DocRecord
+from daemon.dedup.index import DedupIndex, DocRecord, Sequences
 from daemon.dedup.keys import content_hash, event_id, fold, folded_content_hash
 from daemon.dedup.lsh import KIND_GUID, KIND_TEXT, KIND_URL, exact_key
 from daemon.dedup.minhash import MinHasher
-from daemon.dedup.shingles import U32, distinct, folded_shingle_ids
+from daemon.dedup.shingles import (
+    U32,
+    U64,
+    distinct,
+    folded_tokens,
+    opening_tokens,
+    shingles_of_tokens,
+)
 from daemon.dedup.syndication import detect
-from daemon.dedup.verify import RepostRule, overlap
+from daemon.dedup.verify import RepostRule, members, overlap
 from daemon.errors import Skip
 from daemon.records import Article, Verdict
 from daemon.settings import DedupSettings
@@ -58,10 +74,16 @@ _EXPIRE_EVERY = 60.0  # seconds of clock between window sweeps
 _MAX_VERIFIED = 8  # exact checks per decision at most (best estimated candidates first)
 
 
+_NO_LINES = np.zeros(0, np.uint64)
+
+
 @dataclass(frozen=True, slots=True)
 class _Pending:
     record: DocRecord
-    shingles: U32
+    stored: Sequences
+    observed: U64  # line keys counted for boilerplate (taken back on release)
+    site: str
+    overall: bool  # counted overall too (a new story)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +95,11 @@ class _Doc:
     record: DocRecord
     shingles: U32
     distinct: U32  # sorted distinct shingles (empty when borrowed: only `_near` reads it)
+    text_hash: str = ""  # keys.content_hash of the text
+    opening: U32 | None = None  # first token hashes (shingles.opening_tokens)
+    lines: U64 = field(default_factory=lambda: _NO_LINES)  # one key per line (line_keys)
+    line_starts: npt.NDArray[np.int64] | None = None  # first token of each line
+    n_tokens: int = 0
 
 
 class Deduper:
@@ -97,8 +124,12 @@ class Deduper:
         self.index = DedupIndex(MinHasher(settings.num_perm, bands))
         self.counts: Counter[str] = Counter()
         self._pending: dict[str, _Pending] = {}
-        self._pending_ids: dict[tuple[str, str], str] = {}  # (canonical URL, text) → event id
-        self.shingle_cache = ShingleCache(shingle_cache_bytes)  # recent documents, for exact checks
+        self.shingle_cache: ShingleCache[Sequences] = ShingleCache(
+            shingle_cache_bytes
+        )  # recent documents, for exact checks
+        self.boilerplate = Boilerplate(
+            site_stories=settings.boilerplate_site_stories, stories=settings.boilerplate_stories
+        )
         self._lock = asyncio.Lock()
         self._next_expiry = 0.0
 
@@ -129,13 +160,14 @@ class Deduper:
             now = self.clock()
             await self._maybe_expire(now)
             doc, verdict = await self._decide(self._identify(article, now))
+            verdict = replace(verdict, event_id=doc.record.event_id, content_hash=doc.text_hash)
             self._register(doc, verdict)
             self.counts[verdict.kind] += 1
             return verdict
 
     async def commit(self, article: Article, verdict: Verdict) -> None:
         """The event was acknowledged: persist the document (idempotent)."""
-        eid = self._event_id_of(article)
+        eid = self._event_id_of(article, verdict)
         pending = self._pending.pop(eid, None)
         slot = self.index.pending.pop(eid, None)
         if pending is None:
@@ -143,17 +175,19 @@ class Deduper:
         if slot is not None and self.index.state[slot] == idx.PENDING:
             self.index.state[slot] = idx.COMMITTED
         size = self.index.cluster_sizes.get(verdict.cluster_id, 1)
-        await self.store.run(lambda conn: idx.save(conn, pending.record, pending.shingles, size))
-        self.shingle_cache.put(eid, pending.shingles)
+        await self.store.run(lambda conn: idx.save(conn, pending.record, pending.stored, size))
+        self.shingle_cache.put(eid, pending.stored)
         self.counts["committed"] += 1
 
     async def release(self, article: Article, verdict: Verdict) -> None:
         """The event was never published: forget the pending document."""
-        eid = self._event_id_of(article)
+        eid = self._event_id_of(article, verdict)
         pending = self._pending.pop(eid, None)
         slot = self.index.pending.pop(eid, None)
         if pending is None or slot is None:
             return
+        if pending.observed.size:
+            self.boilerplate.forget(pending.site, pending.observed, overall=pending.overall)
         self.index.remove(slot, pending.record)
         if verdict.kind == "duplicate":
             self._grow_cluster(verdict.cluster_id, -1)
@@ -196,26 +230,30 @@ class Deduper:
             signature=None,
         )
         empty = np.zeros(0, np.uint32)
-        return _Doc(article, folded, record, empty, empty)
+        return _Doc(article, folded, record, empty, empty, text_hash)
 
     def _describe(self, doc: _Doc) -> _Doc:
         """`doc` with its shingles, signature and agency computed."""
-        shingles = folded_shingle_ids(doc.folded, self.settings.shingle_size)
+        hashed, token_lines = folded_tokens(doc.folded)
+        starts = line_starts(token_lines)
+        shingles = shingles_of_tokens(hashed, self.settings.shingle_size)
         unique = distinct(shingles)
         signature = None
         if unique.size >= self.settings.min_shingles:
             signature = self.index.hasher.signature(unique, is_distinct=True)
         record = replace(doc.record, agency=self._agency(doc.article), n_shingles=int(unique.size),
                          signature=signature)  # fmt: skip
-        return replace(doc, record=record, shingles=shingles, distinct=unique)
+        return replace(doc, record=record, shingles=shingles, distinct=unique,
+                       opening=opening_tokens(hashed), lines=line_keys(hashed, starts),
+                       line_starts=starts, n_tokens=int(hashed.size))  # fmt: skip
 
     def _borrow(self, doc: _Doc, same_text: int) -> _Doc | None:
         """`doc` with the shingles and signature of `same_text` (same normalized text, so the
         same shingles), if they are in memory; None otherwise."""
         eid = self.index.event_id(same_text)
         pending = self._pending.get(eid)
-        shingles = pending.shingles if pending is not None else self.shingle_cache.get(eid)
-        if shingles is None:
+        stored = pending.stored if pending is not None else self.shingle_cache.get(eid)
+        if stored is None:
             return None
         count = int(self.index.n_shingles[same_text])
         signature = None
@@ -225,7 +263,7 @@ class Deduper:
                 return None  # stored without one (under another min_shingles): compute it
         record = replace(doc.record, agency=self._agency(doc.article), n_shingles=count,
                          signature=signature)  # fmt: skip
-        return replace(doc, record=record, shingles=shingles)
+        return replace(doc, record=record, shingles=stored.shingles, opening=stored.opening)
 
     def _agency(self, article: Article) -> str | None:
         return detect(article.text, article.fields.authors, article.fields.syndication)
@@ -251,7 +289,9 @@ class Deduper:
         cluster_id = self.index.cluster_id(previous)
         previous_id = self.index.event_id(previous)
         earlier = (await self._shingles([previous_id])).get(previous_id)
-        similarity = None if earlier is None else round(overlap(doc.shingles, earlier).jaccard, 4)
+        similarity = (
+            None if earlier is None else round(overlap(doc.shingles, earlier.shingles).jaccard, 4)
+        )
         verdict = Verdict(
             kind="updated",
             cluster_id=cluster_id,
@@ -287,23 +327,42 @@ class Deduper:
         # Past half the threshold (estimated), a candidate cannot pass the exact check.
         found = self.index.candidates(signature, doc.record.n_shingles, self.settings.min_shingles,
                                       _MAX_VERIFIED, self.rule.containment / 2)  # fmt: skip
+        if not found:
+            return None
         sequences = await self._shingles([c.event_id for c in found])
+        own, learned = self._without_boilerplate(doc)
+        own_set = doc.distinct if learned is None else distinct(own)
         for candidate in found:
             other = sequences.get(candidate.event_id)
             if other is None:
                 continue
-            measured = overlap(doc.shingles, other, doc.distinct)
+            theirs = other.shingles
+            if learned is not None:
+                theirs = theirs[~members(theirs, learned)]
+            measured = overlap(own, theirs, own_set, (doc.opening, other.opening))
             if self.rule.accepts(measured):
                 return self._duplicate(doc, candidate.slot, measured.similarity)
         return None
 
-    async def _shingles(self, eids: list[str]) -> dict[str, U32]:
-        """Shingle sequences by event id: pending and cached in memory, the rest in one query."""
-        found: dict[str, U32] = {}
+    def _without_boilerplate(self, doc: _Doc) -> tuple[U32, U32 | None]:
+        """(the document's shingles outside learned boilerplate lines, the sorted distinct
+        boilerplate shingles, or None when it has none)."""
+        if doc.line_starts is None or doc.lines.size == 0:
+            return doc.shingles, None
+        lines = self.boilerplate.mask(_site(doc.article), doc.lines)
+        if not lines.any():
+            return doc.shingles, None
+        token_line = token_line_index(doc.line_starts, doc.n_tokens)
+        inside = shingle_mask(lines[token_line], self.settings.shingle_size, doc.shingles.size)
+        return doc.shingles[~inside], distinct(doc.shingles[inside])
+
+    async def _shingles(self, eids: list[str]) -> dict[str, Sequences]:
+        """Stored sequences by event id: pending and cached in memory, the rest in one query."""
+        found: dict[str, Sequences] = {}
         missing: list[str] = []
         for eid in eids:
             pending = self._pending.get(eid)
-            sequence = pending.shingles if pending is not None else self.shingle_cache.get(eid)
+            sequence = pending.stored if pending is not None else self.shingle_cache.get(eid)
             if sequence is None:
                 missing.append(eid)
             else:
@@ -324,6 +383,10 @@ class Deduper:
         return max(size, 1)
 
     def _register(self, doc: _Doc, verdict: Verdict) -> None:
+        site, observed, overall = _site(doc.article), _NO_LINES, verdict.kind == "new"
+        if (overall or verdict.similarity != 1.0) and verdict.kind != "updated" and doc.lines.size:
+            observed = doc.lines
+            self.boilerplate.observe(site, observed, overall=overall)
         record = doc.record
         revision = verdict.revision if verdict.kind == "updated" else 1
         agency = verdict.syndication
@@ -333,14 +396,13 @@ class Deduper:
             revision=revision, agency=agency, n_shingles=record.n_shingles,
             signature=record.signature,
         )  # fmt: skip
-        self._pending[record.event_id] = _Pending(final, doc.shingles)
-        self._pending_ids[(doc.article.canonical_url, doc.article.text)] = record.event_id
+        stored = Sequences(doc.shingles, doc.opening)
+        self._pending[record.event_id] = _Pending(final, stored, observed, site, overall)
         self.index.pending[record.event_id] = self.index.add(final)
 
-    def _event_id_of(self, article: Article) -> str:
-        # decide() remembered it for the pending document: hashing the text again costs more.
-        eid = self._pending_ids.pop((article.canonical_url, article.text), None)
-        return eid or event_id(article.canonical_url, content_hash(article.text))
+    def _event_id_of(self, article: Article, verdict: Verdict) -> str:
+        # decide() put the id on the verdict; hashing the text again costs more.
+        return verdict.event_id or event_id(article.canonical_url, content_hash(article.text))
 
     async def _maybe_expire(self, now: float) -> None:
         if now < self._next_expiry:
@@ -351,3 +413,9 @@ class Deduper:
         deleted = await self.store.run(lambda conn: idx.delete_older(conn, cutoff))
         if forgotten or deleted:
             log.info("dedup.expired", memory=forgotten, stored=deleted)
+
+
+def _site(article: Article) -> str:
+    """The site a document belongs to, for per-site boilerplate: its canonical URL's host."""
+    host = urlsplit(article.canonical_url).hostname or ""
+    return host.removeprefix("www.")

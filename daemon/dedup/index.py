@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS dedup_docs (
     agency     TEXT,
     n_shingles INTEGER NOT NULL,
     signature  BLOB,
-    shingles   BLOB
+    shingles   BLOB,
+    opening    BLOB
 );
 CREATE INDEX IF NOT EXISTS dedup_docs_seen ON dedup_docs (seen_at);
 CREATE TABLE IF NOT EXISTS dedup_clusters (
@@ -73,6 +74,19 @@ class DocRecord:
     agency: str | None
     n_shingles: int  # distinct shingles; below `min_shingles` the document has no signature
     signature: U32 | None
+
+
+@dataclass(frozen=True, slots=True)
+class Sequences:
+    """What the exact check reads of a document: its shingles and its opening token hashes
+    (None for documents stored before openings were kept)."""
+
+    shingles: U32
+    opening: U32 | None
+
+    @property
+    def nbytes(self) -> int:
+        return self.shingles.nbytes + (0 if self.opening is None else self.opening.nbytes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,18 +315,24 @@ def create_tables(conn: sqlite3.Connection) -> None:
     for statement in SCHEMA.split(";"):
         if statement.strip():
             conn.execute(statement)
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(dedup_docs)")}
+    if "opening" not in columns:  # a store written before openings were kept
+        conn.execute("ALTER TABLE dedup_docs ADD COLUMN opening BLOB")
 
 
-def save(conn: sqlite3.Connection, record: DocRecord, shingles: U32, cluster_size: int) -> None:
+def save(conn: sqlite3.Connection, record: DocRecord, stored: Sequences, cluster_size: int) -> None:
     """Write one committed document and its cluster's size and agency."""
     signature = None if record.signature is None else record.signature.tobytes()
+    opening = None if stored.opening is None else stored.opening.astype("<u4").tobytes()
     conn.execute(
-        "INSERT OR REPLACE INTO dedup_docs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        "INSERT OR REPLACE INTO dedup_docs (event_id, cluster_id, seen_at, url_key, guid_key,"
+        " text_key, revision, agency, n_shingles, signature, shingles, opening)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             record.event_id, record.cluster_id, record.seen_at, _signed(record.url_key),
             None if record.guid_key is None else _signed(record.guid_key),
             _signed(record.text_key), record.revision, record.agency, record.n_shingles,
-            signature, shingles.astype("<u4").tobytes(),
+            signature, stored.shingles.astype("<u4").tobytes(), opening,
         ),
     )  # fmt: skip
     conn.execute(
@@ -346,15 +366,21 @@ def _record(row: tuple[Any, ...]) -> DocRecord:
     )  # fmt: skip
 
 
-def load_shingles(conn: sqlite3.Connection, event_ids: list[str]) -> dict[str, U32]:
-    """The stored shingle sequences of committed documents, by event id (forgotten: absent)."""
+def load_shingles(conn: sqlite3.Connection, event_ids: list[str]) -> dict[str, Sequences]:
+    """The stored sequences of committed documents, by event id (forgotten: absent)."""
     # Only "?" placeholders are formatted into the statement; the ids are bound parameters.
     marks = ",".join("?" * len(event_ids))
-    query = f"SELECT event_id, shingles FROM dedup_docs WHERE event_id IN ({marks})"  # noqa: S608
+    query = f"SELECT event_id, shingles, opening FROM dedup_docs WHERE event_id IN ({marks})"  # noqa: S608
     rows = conn.execute(query, event_ids).fetchall()
     return {
-        eid: np.frombuffer(blob, "<u4").astype(np.uint32) for eid, blob in rows if blob is not None
+        eid: Sequences(_u32(blob), None if opening is None else _u32(opening))
+        for eid, blob, opening in rows
+        if blob is not None
     }
+
+
+def _u32(blob: bytes) -> U32:
+    return np.frombuffer(blob, "<u4").astype(np.uint32)
 
 
 def delete_older(conn: sqlite3.Connection, cutoff: float) -> int:

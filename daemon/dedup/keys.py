@@ -10,7 +10,9 @@ import hashlib
 import re
 import unicodedata
 import uuid
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
+
+from w3lib.url import canonicalize_url
 
 # Namespace of newsd event ids (uuid5); never change it: ids would change with it.
 EVENT_NAMESPACE = uuid.UUID("6f1e2b8a-3c4d-5e6f-8a9b-0c1d2e3f4a5b")
@@ -57,26 +59,28 @@ _TRACKING_NAMES = frozenset(
 
 
 def canonical_url(url: str) -> str:
-    """Normalize a URL so that trivially different spellings of one page compare equal.
+    """Normalize a URL so that different spellings of one page compare equal.
 
-    Lower-cases scheme and host, drops default ports, user info, fragments and tracking
-    parameters, sorts the remaining query and removes an empty path's trailing slash.
+    w3lib's `canonicalize_url` (the version is pinned: `event_id` depends on its output) resolves
+    dot segments, upper-cases percent-escapes and decodes escaped unreserved characters,
+    encodes IDN hosts as punycode, sorts the query and drops the fragment.  newsd's rules come
+    on top: lower-case scheme and host, no trailing dot, default port or user info, no tracking
+    parameters, no repeated slashes, "/" for an empty path.
     Idempotent: `canonical_url(canonical_url(u)) == canonical_url(u)`.
     """
-    parts = urlsplit(url.strip())
+    parts = urlsplit(canonicalize_url(url.strip()))
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower().rstrip(".")
     port = parts.port if parts.port not in (None, _DEFAULT_PORTS.get(scheme)) else None
     netloc = f"[{host}]" if ":" in host else host
     netloc = f"{netloc}:{port}" if port else netloc
-    query = urlencode(sorted(_kept_params(parts.query)), doseq=True)
+    query = "&".join(pair for pair in parts.query.split("&") if pair and not _tracking_pair(pair))
     path = re.sub(r"/{2,}", "/", parts.path) or "/"
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
-def _kept_params(query: str) -> list[tuple[str, str]]:
-    pairs = parse_qsl(query, keep_blank_values=True)
-    return [(k, v) for k, v in pairs if not _is_tracking(k)]
+def _tracking_pair(pair: str) -> bool:
+    return _is_tracking(unquote_plus(pair.partition("=")[0]))
 
 
 def _is_tracking(name: str) -> bool:

@@ -31,6 +31,7 @@ _CJK_CHAR = rf"[{_CJK}]"
 _WORD_CHAR = rf"[^\W_{_CJK}]"
 _TOKEN = re.compile(rf"{_CJK_CHAR}|{_WORD_CHAR}{{1,24}}")
 _MAX_TOKEN = 24
+OPENING_TOKENS = 64  # token hashes kept per document for the opening check (verify.py)
 
 
 def constants(label: str, count: int) -> U64:
@@ -103,6 +104,11 @@ def token_hashes(words: list[str]) -> U64:
 
 def folded_token_hashes(folded: str) -> U64:
     """`token_hashes(_TOKEN.findall(folded))`, without building the token strings."""
+    return folded_tokens(folded)[0]
+
+
+def folded_tokens(folded: str) -> tuple[U64, npt.NDArray[np.int64]]:
+    """(token hashes, the line number of each token): lines are split at "\n"."""
     points = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), "<u4")
     kind = _char_classes().take(points)
     word = kind == 1
@@ -117,9 +123,10 @@ def folded_token_hashes(folded: str) -> U64:
     offset[kind == 0] = _MAX_TOKEN
     first = np.flatnonzero(offset == 0)
     if first.size == 0:
-        return np.zeros(0, dtype=np.uint64)
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
     weighted = points.astype(np.uint64) * _CHAR_WEIGHTS_0.take(offset)
-    return mix64(np.add.reduceat(weighted, first))
+    lines = np.flatnonzero(points == 10).searchsorted(first)
+    return mix64(np.add.reduceat(weighted, first)), lines
 
 
 def shingle_ids(text: str, size: int = 5) -> U32:
@@ -132,7 +139,16 @@ def shingle_ids(text: str, size: int = 5) -> U32:
 
 def folded_shingle_ids(folded: str, size: int = 5) -> U32:
     """`shingle_ids` of a text already passed through `keys.fold()`."""
-    hashed = folded_token_hashes(folded)
+    return shingles_of_tokens(folded_token_hashes(folded), size)
+
+
+def opening_tokens(hashed: U64, count: int = OPENING_TOKENS) -> U32:
+    """The first `count` token hashes, 32 bits each: what the opening check compares."""
+    return (hashed[:count] >> np.uint64(32)).astype(np.uint32)
+
+
+def shingles_of_tokens(hashed: U64, size: int = 5) -> U32:
+    """The hashed `size`-shingles of a sequence of token hashes (see `shingle_ids`)."""
     if hashed.size == 0:
         return np.zeros(0, dtype=np.uint32)
     size = max(1, min(size, hashed.size, _POS_WEIGHTS.size))

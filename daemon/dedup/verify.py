@@ -1,11 +1,19 @@
 """Pure: the exact check of one candidate pair, on their shingle-id sequences.
 
 A pair is a repost when the shingles they share are enough (Jaccard, or containment of the
-smaller text in the larger, for truncated copies) AND the smaller text has no long stretch of
-its own.  The second rule is what keeps two different short items that share a long
-boilerplate paragraph (a press-release footer, a disclaimer) apart: their shared part is one
-block, and each keeps a long contiguous run of distinctive text, whereas an edited copy's
-unshared shingles come in short runs (one edited sentence each) and a truncated copy has none.
+smaller text in the larger, for truncated copies) AND neither of two rules says "own item":
+
+- the smaller text has a long stretch of its own (a long item that shares a long paragraph);
+- each text opens with text of its own (at least `min_own_opening` shingles: tokens, so
+  about 20 words), what they share is one block after it, and the two openings have few words
+  in common: two different items, however short, that end in the same footer, disclaimer or
+  "About" paragraph.  A re-headlined, wire-credited or truncated copy has no own opening on
+  the original's side, an edited copy's shared part is broken by its edits, and a copy with
+  an edited first sentence keeps most of that sentence's words.  This rule needs no history,
+  so it holds for the first such pair.
+
+Shingles learned as boilerplate (`boilerplate.py`) are removed from both sequences before the
+check, so a footer seen in many stories weighs nothing at all.
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ class Overlap:
     containment: float  # |A ∩ B| / min(|A|, |B|): 1.0 when the smaller is a subset
     longest_own_run: int  # longest run of consecutive shingles of the smaller not in the other
     smaller_size: int  # shingle positions in the smaller text
+    own_opening: int = 0  # the shorter own opening of the two, when each shares one block after
+    opening_words: float = 0.0  # Jaccard of the two openings' word sets (when both are known)
 
     @property
     def similarity(self) -> float:
@@ -41,39 +51,80 @@ class RepostRule:
     containment: float = 0.8
     max_own_run: int = 45  # shingles: about two sentences of the smaller text's own ...
     max_own_share: float = 0.25  # ... that are also this share of it: a different item
+    min_own_opening: int = (
+        16  # shingles (tokens: 20 words give 16+) of its own before one block ...
+    )
+    max_opening_words: float = 0.5  # ... whose words are this different (else: an edited lede)
 
     def accepts(self, overlap: Overlap) -> bool:
         """True when `overlap` describes a repost."""
         enough = overlap.jaccard >= self.jaccard or overlap.containment >= self.containment
         run = overlap.longest_own_run
         own_item = run > self.max_own_run and run > self.max_own_share * overlap.smaller_size
-        return enough and not own_item
+        own_openings = (
+            overlap.own_opening >= self.min_own_opening
+            and overlap.opening_words < self.max_opening_words
+        )
+        return enough and not own_item and not own_openings
 
 
-def overlap(first: U32, second: U32, first_set: U32 | None = None) -> Overlap:
+def overlap(
+    first: U32,
+    second: U32,
+    first_set: U32 | None = None,
+    openings: tuple[U32 | None, U32 | None] = (None, None),
+) -> Overlap:
     """Exact set overlap of two shingle sequences; symmetric in its arguments.
 
     `first_set` may pass `distinct(first)` when the caller has it already (one document
-    checked against several candidates).
+    checked against several candidates).  `openings` are the texts' first token hashes
+    (`shingles.opening_tokens`), when known.
     """
     set_a = distinct(first) if first_set is None else first_set
     set_b = distinct(second)
-    shared = int(np.count_nonzero(_members(set_a, set_b)))
+    shared = int(np.count_nonzero(members(set_a, set_b)))
     union = set_a.size + set_b.size - shared
     smaller_set = min(set_a.size, set_b.size)
-    if _is_smaller(first, set_a, second, set_b):
-        small, other = first, set_b
-    else:
-        small, other = second, set_a
+    first_smaller = _is_smaller(first, set_a, second, set_b)
+    small = first if first_smaller else second
+    in_b, in_a = members(first, set_b), members(second, set_a)
+    own_a, own_b = opening_before_block(in_b), opening_before_block(in_a)
+    opening = min(own_a, own_b)
+    words = 0.0
+    if opening and openings[0] is not None and openings[1] is not None:
+        words = _word_jaccard(openings[0][: own_a + _SPAN], openings[1][: own_b + _SPAN])
     return Overlap(
         jaccard=shared / union if union else 1.0,
         containment=shared / smaller_set if smaller_set else 1.0,
-        longest_own_run=longest_run(~_members(small, other)),
+        longest_own_run=longest_run(~(in_b if first_smaller else in_a)),
         smaller_size=int(small.size),
+        own_opening=opening,
+        opening_words=words,
     )
 
 
-def _members(values: U32, sorted_set: U32) -> npt.NDArray[np.bool_]:
+_SPAN = 4  # shingle positions of an opening cover this many more tokens (shingle size - 1)
+
+
+def _word_jaccard(first: U32, second: U32) -> float:
+    set_a, set_b = distinct(first), distinct(second)
+    shared = int(np.count_nonzero(members(set_a, set_b)))
+    union = set_a.size + set_b.size - shared
+    return shared / union if union else 1.0
+
+
+def opening_before_block(shared: npt.NDArray[np.bool_], gap: int = 5) -> int:
+    """Positions before the first shared one, if every shared position after them forms one
+    block (unshared gaps of at most `gap` positions, one changed word, are bridged); else 0."""
+    if not shared.any():
+        return 0
+    start = int(shared.argmax())
+    block = shared[start:]
+    last = block.size - int(block[::-1].argmax())
+    return start if longest_run(~block[:last]) <= gap else 0
+
+
+def members(values: U32, sorted_set: U32) -> npt.NDArray[np.bool_]:
     # Membership by binary search in a sorted unique array: one searchsorted, no sort.
     if sorted_set.size == 0:
         return np.zeros(values.size, dtype=bool)

@@ -4,6 +4,13 @@ Works against Apache Kafka (KRaft) and the embedded Tansu broker.  Topics are cr
 with the configured partitions, replication and retention; the daemon never relies on broker
 auto-creation.  aiokafka's `KafkaError` is translated into `SinkError` here and nowhere else.
 
+Per-key order under retries: a message is handed to the producer only once the previous message
+with the same key (an original, before its reposts) was acknowledged.  A failed send is retried
+by re-enqueueing it, which would put it behind messages handed over since; waiting for the
+predecessor rules that out.  When the predecessor fails for good, the message fails too
+(`kafka_predecessor_failed`, not retryable here: the pipeline redoes both, in order).  Messages
+with other keys are not held up.
+
 Message size: each topic's limit is its `max.message.bytes` as the broker describes it, else
 `kafka.max_message_bytes`; `oversize()` measures a message as aiokafka does before sending
 (which refuses anything over `max_request_size` client-side, so that is set to the largest limit).
@@ -70,6 +77,7 @@ class KafkaSink:
         self._options = client_options(settings, bootstrap_servers)  # fails fast on bad TLS/SASL
         self.limits: dict[Channel, int] = dict.fromkeys(self.topics, settings.max_message_bytes)
         self._producer: AIOKafkaProducer | None = None
+        self._latest: dict[bytes, asyncio.Task[None]] = {}  # key → its last unfinished delivery
 
     async def start(self) -> None:
         await tls_preflight(self._options, self.bootstrap)
@@ -101,10 +109,31 @@ class KafkaSink:
         return int(size) - self.limits[message.channel]
 
     async def send(self, message: OutMessage) -> Awaitable[None]:
-        """Enqueue the message; the returned awaitable retries retryable failures with backoff
-        up to `kafka.send_retries` times and raises `SinkError` when it gives up."""
-        future = await self._enqueue(message)
-        return self._deliver(message, future)
+        """Enqueue the message (after its key's previous message was acknowledged); the returned
+        awaitable retries retryable failures with backoff up to `kafka.send_retries` times and
+        raises `SinkError` when it gives up."""
+        previous = self._latest.get(message.key)
+        if previous is None:
+            future = await self._enqueue(message)
+            delivery = asyncio.ensure_future(self._deliver(message, future))
+        else:
+            delivery = asyncio.ensure_future(self._after(previous, message))
+        self._latest[message.key] = delivery
+        delivery.add_done_callback(lambda done: self._forget(message.key, done))
+        return delivery
+
+    def _forget(self, key: bytes, done: asyncio.Task[None]) -> None:
+        if self._latest.get(key) is done:
+            del self._latest[key]
+
+    async def _after(self, previous: asyncio.Task[None], message: OutMessage) -> None:
+        try:
+            await asyncio.shield(previous)
+        except Exception as exc:
+            raise SinkError(
+                "kafka_predecessor_failed", f"an earlier message with this key failed: {exc}"
+            ) from exc
+        await self._deliver(message, await self._enqueue(message))
 
     async def _enqueue(self, message: OutMessage) -> asyncio.Future[Any]:
         producer = self._require()
@@ -141,6 +170,8 @@ class KafkaSink:
             raise _translate(exc) from exc
 
     async def close(self) -> None:
+        if self._latest:  # messages still waiting for their predecessor: let them finish
+            await asyncio.gather(*self._latest.values(), return_exceptions=True)
         producer, self._producer = self._producer, None
         if producer is not None:
             try:

@@ -12,6 +12,7 @@ from structlog.testing import capture_logs
 from daemon.dedup.deduper import Deduper
 from daemon.dedup.keys import content_hash, event_id
 from daemon.errors import Skip
+from daemon.events import article_event
 from daemon.records import Article
 from daemon.settings import DedupSettings
 from daemon.state.sqlite import Store
@@ -215,3 +216,46 @@ async def test_window_expiry(
     assert verdict.kind == "new"
     rows = await store.run(lambda c: c.execute("SELECT count(*) FROM dedup_docs").fetchone()[0])
     assert rows == 0
+
+
+async def test_items_sharing_a_first_seen_footer_are_not_reposts(
+    deduper: Deduper, bodies: list[str], article: Make
+) -> None:
+    """Two different short items (20-30 words of their own) ending in the same 150-word
+    footer, never seen before, are both new; a re-headlined copy of one is still its repost."""
+    footer = " ".join(" ".join(bodies[5:]).split()[:150])
+    first = " ".join(bodies[0].split()[:30]) + "\n\n" + footer
+    second = " ".join(bodies[1].split()[:20]) + "\n\n" + footer
+    one = await deduper.decide(article(first, "https://a.example/1"))
+    two = await deduper.decide(article(second, "https://b.example/2"))
+    copy = await deduper.decide(article("A new headline\n\n" + first, "https://c.example/3"))
+    assert (one.kind, two.kind) == ("new", "new")
+    assert (copy.kind, copy.cluster_id) == ("duplicate", one.cluster_id)
+
+
+async def test_a_footer_learned_from_the_stream_weighs_nothing(
+    deduper: Deduper, bodies: list[str], article: Make
+) -> None:
+    """Once a site's footer is in enough new stories, items whose own text is too short for
+    the first-pair rule (10 words) are not linked through it; their copies still are."""
+    footer = " ".join(" ".join(bodies[5:]).split()[:120])
+    texts = [" ".join(b.split()[:10]) + "\n\n" + footer for b in bodies[:5]]
+    verdicts = []
+    for n, text in enumerate(texts):
+        item = article(text, f"https://site.example/{n}")
+        verdicts.append(await deduper.decide(item))
+        await deduper.commit(item, verdicts[-1])
+    copy = await deduper.decide(article(texts[4] + "\n\nShare this story", "https://x.example/c"))
+    assert [v.kind for v in verdicts[3:]] == ["new", "new"]
+    assert (copy.kind, copy.cluster_id) == ("duplicate", verdicts[4].cluster_id)
+
+
+async def test_verdict_carries_the_event_id_and_content_hash(
+    deduper: Deduper, bodies: list[str], article: Make
+) -> None:
+    """decide() hashes the text once: the verdict carries the ids the event is built with."""
+    item = article(bodies[0], "https://a.example/1")
+    verdict = await deduper.decide(item)
+    event = article_event(item, verdict)
+    assert verdict.content_hash == content_hash(bodies[0])
+    assert verdict.event_id == event.event_id == event_id(item.canonical_url, verdict.content_hash)

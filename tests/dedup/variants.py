@@ -97,3 +97,33 @@ def boilerplate_pair(first: str, second: str, footer: str, words: int) -> tuple[
     head_a = " ".join(first.split()[:words])
     head_b = " ".join(second.split()[:words])
     return f"{head_a}\n\n{footer}", f"{head_b}\n\n{footer}"
+
+
+def corpus_footer(body: str, words: int) -> str:
+    """A footer of about `words` words cut from a corpus body: whole sentences from its start
+    while they fit, then cut at a word (real text, not a template the rule could learn)."""
+    picked: list[str] = []
+    for sentence in sentences(body):
+        picked += sentence.split()
+        if len(picked) >= words:
+            break
+    return " ".join(picked[:words])
+
+
+def footer_pairs(bodies: list[str], rng: random.Random, count: int) -> list[tuple[str, str, bool]]:
+    """`count` pairs of different items sharing a footer: (first, second, same_site).
+
+    Own texts are the openings (20 to 80 words, drawn apart for each item) of two corpus
+    bodies; the footer (60 to 200 words) is cut from a third body, used by this pair only, so
+    it appears for the first time.  Half the pairs are from one site, half across sites.
+    """
+    pairs: list[tuple[str, str, bool]] = []
+    long_enough = [b for b in bodies if len(b.split()) >= 200]
+    for i in range(count):
+        donor = rng.choice(long_enough)
+        first, second = rng.sample([b for b in bodies if b is not donor], 2)
+        footer = corpus_footer(donor, rng.randint(60, 200))
+        own_a = " ".join(first.split()[: rng.randint(20, 80)])
+        own_b = " ".join(second.split()[: rng.randint(20, 80)])
+        pairs.append((f"{own_a}\n\n{footer}", f"{own_b}\n\n{footer}", i % 2 == 0))
+    return pairs
