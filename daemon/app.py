@@ -49,6 +49,7 @@ from daemon.sources.feedstate import FeedStateRepo
 from daemon.sources.opml import import_opml, list_feeds, load_feeds
 from daemon.sources.poller import Poller
 from daemon.state.sqlite import Store
+from daemon.stories.storyteller import Storyteller
 
 log = structlog.get_logger(__name__)
 
@@ -91,6 +92,7 @@ async def runtime(
         )
         await deduper.start()
         stack.push_async_callback(deduper.close)
+        storyteller = await _storyteller(settings, store, stack)
         metrics = Metrics()
         pipeline = Pipeline(
             settings.pipeline,
@@ -103,10 +105,22 @@ async def runtime(
             max_in_flight=settings.kafka.max_in_flight,
             extra_headers=extra_headers,
             on_outcome=on_outcome,
+            storyteller=storyteller,
         )
         pipeline.start()
         stack.push_async_callback(pipeline.stop)
         yield Runtime(settings, store, sink, http, pipeline, metrics)
+
+
+async def _storyteller(
+    settings: Settings, store: Store, stack: contextlib.AsyncExitStack
+) -> Storyteller | None:
+    if not settings.stories.enabled:
+        return None
+    storyteller = Storyteller(settings.stories, store)
+    await storyteller.start()
+    stack.push_async_callback(storyteller.close)
+    return storyteller
 
 
 async def _archive(settings: Settings, stack: contextlib.AsyncExitStack) -> ArchiveWriter | None:

@@ -26,11 +26,19 @@ from typing import Any, Protocol, TypeVar
 import structlog
 
 from daemon.errors import NewsdError, SinkError, Skip
-from daemon.events import ArticleEvent, ErrorEvent, article_event, cloudevent_headers, error_event
+from daemon.events import (
+    ArticleEvent,
+    ErrorEvent,
+    article_event,
+    cloudevent_headers,
+    error_event,
+    story_headers,
+)
 from daemon.observability.metrics import Metrics
 from daemon.records import Article, FeedEntry, FetchedPage, Verdict
 from daemon.settings import PipelineSettings
 from daemon.sinks.base import Channel, OutMessage, Sink
+from daemon.stories.storyteller import StoryVerdict, story_event
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -56,6 +64,12 @@ class DedupStage(Protocol):
     async def release(self, article: Article, verdict: Verdict) -> None: ...
 
 
+class StoryStage(Protocol):
+    async def decide(self, article: Article, verdict: Verdict, event_id: str) -> StoryVerdict: ...
+    async def commit(self, verdict: StoryVerdict) -> None: ...
+    async def release(self, verdict: StoryVerdict) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class _InFlight:
     delivery: Awaitable[None]
@@ -63,6 +77,7 @@ class _InFlight:
     article: Article | None
     verdict: Verdict | None
     event_type: str
+    story: StoryVerdict | None = None
 
 
 class Pipeline:
@@ -82,9 +97,11 @@ class Pipeline:
         extra_headers: dict[str, str] | None = None,
         on_outcome: Callable[[str], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        storyteller: StoryStage | None = None,
     ) -> None:
         self.settings = settings
         self.fetcher, self.extractor, self.deduper, self.sink = fetcher, extractor, deduper, sink
+        self.storyteller = storyteller
         self.metrics = metrics
         self.extract_workers = extract_workers
         self.extra_headers = extra_headers or {}
@@ -193,8 +210,26 @@ class Pipeline:
             return
         self.metrics.incr(f"dedup.{verdict.kind}")
         event = article_event(article, verdict)
+        story = await self._story(article, verdict, event.event_id)
+        if story is not None:
+            event = event.model_copy(
+                update={"story_id": story.story_id, "story_size": story.story_size}
+            )
         message = self._message(_CHANNELS[event.type], event.cluster_id, event)
-        await self._send(message, article.entry, article, verdict, event.type)
+        await self._send(message, article.entry, article, verdict, event.type, story)
+
+    async def _story(self, article: Article, verdict: Verdict, eid: str) -> StoryVerdict | None:
+        """The story stage's decision; a failure there costs the story fields, not the article."""
+        if self.storyteller is None:
+            return None
+        try:
+            story = await self.storyteller.decide(article, verdict, eid)
+        except Exception as exc:
+            self.metrics.incr("stories.error.internal_error")
+            log.exception("stories.failed", error=repr(exc))
+            return None
+        self.metrics.incr("stories.joined" if story.story_id != eid else "stories.new")
+        return story
 
     async def _ack_worker(self) -> None:
         while True:
@@ -212,10 +247,12 @@ class Pipeline:
             log.error("publish.failed", url=item.entry.url, reason=exc.reason, detail=exc.detail)
             if item.article is not None and item.verdict is not None:
                 await self.deduper.release(item.article, item.verdict)
+            await self._release_story(item.story)
             await self._settle(item.entry, done=False)
             return
         if item.article is not None and item.verdict is not None:
             await self._commit(item.article, item.verdict)
+        await self._commit_story(item.story)
         self.metrics.incr(f"publish.ok.{item.event_type}")
         self.on_outcome(item.event_type)
         await self._settle(item.entry, done=True)
@@ -257,17 +294,27 @@ class Pipeline:
         article: Article | None,
         verdict: Verdict | None,
         event_type: str,
+        story: StoryVerdict | None = None,
     ) -> None:
         try:
             delivery = await self.sink.send(message)
+            if story is not None:  # the summary goes out with the article; both must be acked
+                delivery = _both(delivery, await self.sink.send(self._story_message(story)))
         except SinkError as exc:
             self.metrics.incr(f"publish.error.{exc.reason}")
             log.error("publish.failed", reason=exc.reason, detail=exc.detail)
             if article is not None and verdict is not None:
                 await self.deduper.release(article, verdict)
+            await self._release_story(story)
             await self._settle(entry, done=False)
             return
-        await self.in_flight.put(_InFlight(delivery, entry, article, verdict, event_type))
+        await self.in_flight.put(_InFlight(delivery, entry, article, verdict, event_type, story))
+
+    def _story_message(self, story: StoryVerdict) -> OutMessage:
+        event = story_event(story.summary)
+        headers = story_headers(event, time=self.clock())
+        value = event.model_dump_json().encode("utf-8")
+        return OutMessage("stories", event.story_id.encode("utf-8"), value, tuple(headers))
 
     def _message(self, channel: Channel, key: str, event: ArticleEvent | ErrorEvent) -> OutMessage:
         headers = cloudevent_headers(event, time=self.clock(), extra=self.extra_headers)
@@ -283,6 +330,20 @@ class Pipeline:
             self.metrics.incr("dedup.commit_failed")
             log.error("dedup.commit_failed", url=article.url, error=repr(exc))
 
+    async def _commit_story(self, story: StoryVerdict | None) -> None:
+        """Record an acknowledged article in the story index; a failure is counted, not fatal."""
+        if story is None or self.storyteller is None:
+            return
+        try:
+            await self.storyteller.commit(story)
+        except Exception as exc:
+            self.metrics.incr("stories.commit_failed")
+            log.error("stories.commit_failed", story_id=story.story_id, error=repr(exc))
+
+    async def _release_story(self, story: StoryVerdict | None) -> None:
+        if story is not None and self.storyteller is not None:
+            await self.storyteller.release(story)
+
     async def _settle(self, entry: FeedEntry, *, done: bool) -> None:
         if not done:
             self.on_outcome("skip.not_published")
@@ -293,6 +354,14 @@ class Pipeline:
         except Exception as exc:
             self.metrics.incr("settle.error")
             log.error("settle.failed", url=entry.url, error=repr(exc))
+
+
+async def _both(first: Awaitable[None], second: Awaitable[None]) -> None:
+    """Await two deliveries in order; the first failure is raised (after the other settled)."""
+    results = await asyncio.gather(first, second, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
 
 
 def _drain_nowait(queue: asyncio.Queue[T]) -> list[T]:

@@ -1,0 +1,202 @@
+"""The live window of the story stage: articles, their stories, and an inverted index of terms.
+
+Memory only; `storyteller.py` persists what the broker acknowledged and reloads it at start-up.
+
+    docs       event id → _Doc (profile, time, story): the articles indexed, oldest first
+    postings   term → the docs holding it among their profile terms, oldest first
+    df         term → how many live docs hold it (the idf of `score.py`)
+    stories    story id → _Story (size, headline, outlets, languages, first/last seen)
+
+Candidates for a new article come from the postings of its `query_terms` most distinctive terms
+(tf × idf), newest first and at most `max_postings` per term, ranked by the idf weight they share;
+the best `max_candidates` are scored in full (`score.score`) and the highest wins if it reaches
+the threshold.  Nothing here reads a clock: times are article times, and the window slides with
+the newest article time seen (`watermark`), so the same input order gives the same stories.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+from daemon.stories.score import Scoring, score
+from daemon.stories.terms import Profile
+
+
+PRIOR_DOCS = 1000  # pseudo-documents of general text behind the window's own counts
+PRIOR_DOC_WORDS = 400  # words in one such document
+
+
+@dataclass(slots=True)
+class _Doc:
+    event_id: str
+    story_id: str
+    profile: Profile
+    time: float
+    live: bool = True
+
+
+@dataclass(slots=True)
+class Story:
+    """What the stage knows of one story (its summary on the stories topic)."""
+
+    story_id: str
+    headline: str | None
+    first_seen: float
+    last_seen: float
+    size: int = 0
+    outlets: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+    indexed: int = 0  # live docs of the story in the index
+
+    def add(self, time: float, outlet: str | None, language: str | None) -> None:
+        self.size += 1
+        self.first_seen = min(self.first_seen, time)
+        self.last_seen = max(self.last_seen, time)
+        if outlet and outlet not in self.outlets:
+            self.outlets.append(outlet)
+        if language and language not in self.languages:
+            self.languages.append(language)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """The best story for an article, and its score."""
+
+    story_id: str
+    event_id: str  # the article it matched
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds of the index: window, memory and work per article."""
+
+    window_seconds: float = 72 * 3600.0
+    max_articles: int = 200_000
+    query_terms: int = 12
+    max_postings: int = 256
+    max_candidates: int = 16
+
+
+class StoryIndex:
+    """Articles within the window, searchable by term; bounded by `Limits`."""
+
+    def __init__(self, limits: Limits, knobs: Scoring) -> None:
+        self.limits = limits
+        self.knobs = knobs
+        self.docs: dict[str, _Doc] = {}
+        self.order: deque[_Doc] = deque()
+        self.postings: dict[str, deque[_Doc]] = {}
+        self.df: Counter[str] = Counter()
+        self.rates: dict[str, float] = {}  # general-language frequency of each indexed term
+        self.stories: dict[str, Story] = {}
+        self.watermark = -math.inf
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency over the live window plus `PRIOR_DOCS` pseudo-documents
+        of general text, in which a term occurs with the probability its general-language
+        frequency gives: an empty window falls back on the language, a full one on itself."""
+        rate = self.rates.get(term, 0.0)
+        prior = PRIOR_DOCS * -math.expm1(-PRIOR_DOC_WORDS * rate)
+        return math.log((PRIOR_DOCS + len(self.docs)) / (1 + prior + self.df.get(term, 0))) + 1.0
+
+    def learn(self, profile: Profile) -> None:
+        """Know the general-language rates of `profile`'s terms (before scoring it)."""
+        for term, rate in zip(profile.terms, profile.rates, strict=False):
+            self.rates.setdefault(term, rate)
+
+    def story_of(self, event_id: str) -> str | None:
+        doc = self.docs.get(event_id)
+        return None if doc is None else doc.story_id
+
+    def best(self, profile: Profile, time: float) -> Match | None:
+        """The highest-scoring live article for `profile` (None when nothing shares a term)."""
+        self.learn(profile)
+        found: Match | None = None
+        for doc in self._candidates(profile):
+            value = score(profile, doc.profile, time - doc.time, self.idf, self.knobs)
+            if found is None or value > found.score:
+                found = Match(doc.story_id, doc.event_id, value)
+        return found
+
+    def _candidates(self, profile: Profile) -> list[_Doc]:
+        shared: dict[int, float] = {}
+        docs: dict[int, _Doc] = {}
+        for term, weight in self._query(profile):
+            postings = self.postings.get(term, ())
+            for doc in itertools.islice(reversed(postings), self.limits.max_postings):
+                if doc.live:
+                    key = id(doc)
+                    shared[key] = shared.get(key, 0.0) + weight
+                    docs[key] = doc
+        # Ties go to the newer doc (a larger insertion rank) so the choice is deterministic.
+        ranked = sorted(shared, key=lambda k: (-shared[k], -docs[k].time, docs[k].event_id))
+        return [docs[k] for k in ranked[: self.limits.max_candidates]]
+
+    def _query(self, profile: Profile) -> list[tuple[str, float]]:
+        weighted = [(t, w * self.idf(t)) for t, w in zip(profile.terms, profile.weights, strict=True)]
+        weighted.sort(key=lambda tw: (-tw[1], tw[0]))
+        return weighted[: self.limits.query_terms]
+
+    def add(self, event_id: str, story: Story, profile: Profile, time: float) -> None:
+        """Index one article under `story` (which the caller already counted it in)."""
+        doc = _Doc(event_id, story.story_id, profile, time)
+        self.docs[event_id] = doc
+        self.order.append(doc)
+        self.learn(profile)
+        for term in profile.terms:
+            self.postings.setdefault(term, deque()).append(doc)
+            self.df[term] += 1
+        story.indexed += 1
+        self.stories[story.story_id] = story
+        self.watermark = max(self.watermark, time)
+
+    def remove(self, event_id: str) -> None:
+        """Unindex one article (its event was never published)."""
+        doc = self.docs.pop(event_id, None)
+        if doc is not None:
+            self._forget(doc)
+
+    def expire(self) -> int:
+        """Forget articles older than the window or past `max_articles`, oldest first."""
+        cutoff = self.watermark - self.limits.window_seconds
+        count = 0
+        while self.order and (
+            not self.order[0].live
+            or self.order[0].time < cutoff
+            or len(self.docs) > self.limits.max_articles
+        ):
+            doc = self.order.popleft()
+            if doc.live:
+                del self.docs[doc.event_id]
+                self._forget(doc)
+                count += 1
+        return count
+
+    def _forget(self, doc: _Doc) -> None:
+        doc.live = False
+        for term in doc.profile.terms:
+            self._unpost(term)
+        story = self.stories.get(doc.story_id)
+        if story is not None:
+            story.indexed -= 1
+            if story.indexed <= 0:
+                del self.stories[doc.story_id]
+
+    def _unpost(self, term: str) -> None:
+        left = self.df[term] - 1
+        if left <= 0:
+            del self.df[term]
+            self.postings.pop(term, None)
+            self.rates.pop(term, None)
+            return
+        self.df[term] = left
+        postings = self.postings[term]
+        while postings and not postings[0].live:
+            postings.popleft()
