@@ -11,15 +11,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from daemon.events import ArticleEvent, ErrorEvent
+from pydantic import BaseModel
 
-SCHEMAS: dict[str, type[ArticleEvent] | type[ErrorEvent]] = {
+from daemon.events import ArticleEvent, ErrorEvent, StoryEvent
+
+SCHEMAS: dict[str, type[BaseModel]] = {
     "article-event.v1.json": ArticleEvent,
     "error-event.v1.json": ErrorEvent,
+    "story-event.v1.json": StoryEvent,
 }
 
 
-def render(model: type[ArticleEvent] | type[ErrorEvent], name: str) -> str:
+def render(model: type[BaseModel], name: str) -> str:
     schema: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"urn:newsd:schema:{name.removesuffix('.json')}",

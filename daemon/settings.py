@@ -172,20 +172,26 @@ class DedupSettings(_Section):
 
 
 class StoriesSettings(_Section):
-    enabled: bool = Field(True, description="Group articles into stories (story_id, stories topic).")
-    window_hours: float = Field(72.0, gt=0, description="Articles older than this leave the window.")
+    enabled: bool = Field(
+        True, description="Group articles into stories (story_id, stories topic)."
+    )
+    window_hours: float = Field(
+        72.0, gt=0, description="Articles older than this leave the window."
+    )
     max_articles: int = Field(
         200_000, ge=100, description="Articles kept in the window at most (memory budget)."
     )
     threshold: float = Field(
-        0.26, gt=0, le=1, description="Score from which an article joins a story."
+        0.30, gt=0, le=1, description="Score from which an article joins a story."
     )
-    name_weight: float = Field(0.2, ge=0, le=1, description="Share of the score given to names.")
+    name_weight: float = Field(0.35, ge=0, le=1, description="Share of the score given to names.")
     full_hours: float = Field(24.0, ge=0, description="Hours apart that cost no score.")
     half_life_hours: float = Field(
         24.0, gt=0, description="Beyond full_hours, the score halves every this many hours."
     )
-    query_terms: int = Field(12, ge=1, description="Most distinctive terms used to find candidates.")
+    query_terms: int = Field(
+        12, ge=1, description="Most distinctive terms used to find candidates."
+    )
     max_candidates: int = Field(16, ge=1, description="Candidates scored in full per article.")
 
 

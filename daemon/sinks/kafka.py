@@ -151,7 +151,9 @@ async def ensure_topics(settings: KafkaSettings, bootstrap: str) -> list[str]:
 
 def _new_topic(topics: TopicSettings, name: str, *, compact: bool = False) -> NewTopic:
     # The stories topic keeps the latest summary per story key, forever (compacted).
-    configs = {"cleanup.policy": "compact"} if compact else {"retention.ms": str(topics.retention_ms)}
+    configs = (
+        {"cleanup.policy": "compact"} if compact else {"retention.ms": str(topics.retention_ms)}
+    )
     return NewTopic(
         name=name,
         num_partitions=topics.partitions,

@@ -25,16 +25,13 @@ from daemon.stories.score import Scoring, score
 from daemon.stories.terms import Profile
 
 
-PRIOR_DOCS = 1000  # pseudo-documents of general text behind the window's own counts
-PRIOR_DOC_WORDS = 400  # words in one such document
-
-
 @dataclass(slots=True)
 class _Doc:
     event_id: str
     story_id: str
     profile: Profile
     time: float
+    dated: bool = True  # `time` is a publication time (else a fetch time: no proximity)
     live: bool = True
 
 
@@ -91,7 +88,7 @@ class StoryIndex:
         self.order: deque[_Doc] = deque()
         self.postings: dict[str, deque[_Doc]] = {}
         self.df: Counter[str] = Counter()
-        self.rates: dict[str, float] = {}  # general-language frequency of each indexed term
+        self.name_df: Counter[str] = Counter()  # the same for name keys
         self.stories: dict[str, Story] = {}
         self.watermark = -math.inf
 
@@ -99,28 +96,24 @@ class StoryIndex:
         return len(self.docs)
 
     def idf(self, term: str) -> float:
-        """Inverse document frequency over the live window plus `PRIOR_DOCS` pseudo-documents
-        of general text, in which a term occurs with the probability its general-language
-        frequency gives: an empty window falls back on the language, a full one on itself."""
-        rate = self.rates.get(term, 0.0)
-        prior = PRIOR_DOCS * -math.expm1(-PRIOR_DOC_WORDS * rate)
-        return math.log((PRIOR_DOCS + len(self.docs)) / (1 + prior + self.df.get(term, 0))) + 1.0
+        """Smoothed inverse document frequency of a term over the live window."""
+        return math.log((1 + len(self.docs)) / (1 + self.df.get(term, 0))) + 1.0
 
-    def learn(self, profile: Profile) -> None:
-        """Know the general-language rates of `profile`'s terms (before scoring it)."""
-        for term, rate in zip(profile.terms, profile.rates, strict=False):
-            self.rates.setdefault(term, rate)
+    def name_idf(self, key: str) -> float:
+        """The same for a name key."""
+        return math.log((1 + len(self.docs)) / (1 + self.name_df.get(key, 0))) + 1.0
 
     def story_of(self, event_id: str) -> str | None:
         doc = self.docs.get(event_id)
         return None if doc is None else doc.story_id
 
-    def best(self, profile: Profile, time: float) -> Match | None:
-        """The highest-scoring live article for `profile` (None when nothing shares a term)."""
-        self.learn(profile)
+    def best(self, profile: Profile, time: float, *, dated: bool = True) -> Match | None:
+        """The highest-scoring live article for `profile` (None when nothing shares a term).
+        Time proximity counts only between two publication times (`dated`)."""
         found: Match | None = None
         for doc in self._candidates(profile):
-            value = score(profile, doc.profile, time - doc.time, self.idf, self.knobs)
+            gap = time - doc.time if dated and doc.dated else 0.0
+            value = score(profile, doc.profile, gap, self.idf, self.name_idf, self.knobs)
             if found is None or value > found.score:
                 found = Match(doc.story_id, doc.event_id, value)
         return found
@@ -140,19 +133,23 @@ class StoryIndex:
         return [docs[k] for k in ranked[: self.limits.max_candidates]]
 
     def _query(self, profile: Profile) -> list[tuple[str, float]]:
-        weighted = [(t, w * self.idf(t)) for t, w in zip(profile.terms, profile.weights, strict=True)]
+        weighted = [
+            (t, w * self.idf(t)) for t, w in zip(profile.terms, profile.weights, strict=True)
+        ]
         weighted.sort(key=lambda tw: (-tw[1], tw[0]))
         return weighted[: self.limits.query_terms]
 
-    def add(self, event_id: str, story: Story, profile: Profile, time: float) -> None:
+    def add(
+        self, event_id: str, story: Story, profile: Profile, time: float, *, dated: bool = True
+    ) -> None:
         """Index one article under `story` (which the caller already counted it in)."""
-        doc = _Doc(event_id, story.story_id, profile, time)
+        doc = _Doc(event_id, story.story_id, profile, time, dated)
         self.docs[event_id] = doc
         self.order.append(doc)
-        self.learn(profile)
         for term in profile.terms:
             self.postings.setdefault(term, deque()).append(doc)
             self.df[term] += 1
+        self.name_df.update(profile.names)
         story.indexed += 1
         self.stories[story.story_id] = story
         self.watermark = max(self.watermark, time)
@@ -183,6 +180,12 @@ class StoryIndex:
         doc.live = False
         for term in doc.profile.terms:
             self._unpost(term)
+        for key in doc.profile.names:
+            left = self.name_df[key] - 1
+            if left > 0:
+                self.name_df[key] = left
+            else:
+                del self.name_df[key]
         story = self.stories.get(doc.story_id)
         if story is not None:
             story.indexed -= 1
@@ -194,7 +197,6 @@ class StoryIndex:
         if left <= 0:
             del self.df[term]
             self.postings.pop(term, None)
-            self.rates.pop(term, None)
             return
         self.df[term] = left
         postings = self.postings[term]

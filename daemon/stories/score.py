@@ -27,18 +27,22 @@ Idf = Callable[[str], float]
 class Scoring:
     """The knobs of `score`, with the defaults the quality bench was tuned with."""
 
-    name_weight: float = 0.3
+    name_weight: float = 0.35
     full_hours: float = 24.0
     half_life_hours: float = 24.0
 
 
-def score(a: Profile, b: Profile, gap_seconds: float, idf: Idf, knobs: Scoring) -> float:
-    """Same-story score in [0, 1]; 0 across languages."""
+def score(
+    a: Profile, b: Profile, gap_seconds: float, idf: Idf, name_idf: Idf, knobs: Scoring
+) -> float:
+    """Same-story score in [0, 1]; 0 across languages.  `idf` weighs terms, `name_idf` name
+    keys."""
     if a.language and b.language and a.language != b.language:
         return 0.0
     content = term_cosine(a, b, idf)
     if a.names and b.names:
-        content = (1 - knobs.name_weight) * content + knobs.name_weight * name_overlap(a, b, idf)
+        names = name_overlap(a, b, name_idf)
+        content = (1 - knobs.name_weight) * content + knobs.name_weight * names
     return content * time_proximity(gap_seconds, knobs)
 
 
@@ -53,11 +57,12 @@ def term_cosine(a: Profile, b: Profile, idf: Idf) -> float:
 
 
 def name_overlap(a: Profile, b: Profile, idf: Idf) -> float:
-    """idf-weighted Jaccard of the names of two profiles (0 when either has none)."""
-    union = sum(idf(name) for name in a.names | b.names)
+    """idf-weighted Jaccard of the name keys of two profiles (0 when either has none)."""
+    mine, theirs = set(a.names), set(b.names)
+    union = sum(idf(name) for name in mine | theirs)
     if union == 0.0:
         return 0.0
-    return sum(idf(name) for name in a.names & b.names) / union
+    return sum(idf(name) for name in mine & theirs) / union
 
 
 def time_proximity(gap_seconds: float, knobs: Scoring) -> float:

@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS story_docs (
     event_id TEXT PRIMARY KEY,
     story_id TEXT NOT NULL,
     time     REAL NOT NULL,
+    dated    INTEGER NOT NULL,
     language TEXT,
     profile  TEXT NOT NULL
 );
@@ -87,6 +88,7 @@ class StoryVerdict:
     score: float | None  # the score of the match that chose the story; None for a new story
     summary: StorySummary
     time: float
+    dated: bool  # `time` is a publication time
     profile: Profile | None  # set when the article was indexed (originals), None otherwise
     counted: bool  # True when it added one to the story's size (not for updates)
 
@@ -118,10 +120,10 @@ class Storyteller:
         docs, stories = await self.store.run(lambda c: _load(c, self.index.limits.window_seconds))
         for row in stories:
             self.index.stories[row.story_id] = row
-        for event_id, story_id, time, item in docs:
+        for event_id, story_id, time, dated, item in docs:
             story = self.index.stories.get(story_id)
             if story is not None:
-                self.index.add(event_id, story, item, time)
+                self.index.add(event_id, story, item, time, dated=dated)
         self.index.expire()
         log.info("stories.loaded", articles=len(self.index), stories=len(self.index.stories))
 
@@ -143,11 +145,12 @@ class Storyteller:
         if counted:
             story.add(time, outlet_of(article), article.language)
         log.debug("stories.repost", story_id=story_id, story_size=story.size)
-        return _verdict(event_id, story, None, time, None, counted)
+        return _verdict(event_id, story, None, (time, is_dated(article)), None, counted)
 
     def _place(self, article: Article, event_id: str, time: float) -> StoryVerdict:
         item = profile(article.title, article.text, article.language)
-        match = self.index.best(item, time) if item.terms else None
+        dated = is_dated(article)
+        match = self.index.best(item, time, dated=dated) if item.terms else None
         if match is not None and match.score >= self.settings.threshold:
             story = self.index.stories[match.story_id]
             score: float | None = round(match.score, 4)
@@ -155,10 +158,10 @@ class Storyteller:
             story = Story(event_id, article.title, first_seen=time, last_seen=time)
             score = None
         story.add(time, outlet_of(article), article.language)
-        self.index.add(event_id, story, item, time)
+        self.index.add(event_id, story, item, time, dated=dated)
         self.index.expire()
         log.info("stories.placed", story_id=story.story_id, story_size=story.size, score=score)
-        return _verdict(event_id, story, score, time, item, True)
+        return _verdict(event_id, story, score, (time, dated), item, True)
 
     async def commit(self, verdict: StoryVerdict) -> None:
         """The article's events were acknowledged: persist it and its story's summary."""
@@ -197,6 +200,12 @@ def article_time(article: Article) -> float:
     return fetched if published is None else min(published.timestamp(), fetched)
 
 
+def is_dated(article: Article) -> bool:
+    """True when `article_time` is a publication time (not a fetch time)."""
+    published = article.published_at
+    return published is not None and published <= article.fetched_at
+
+
 def outlet_of(article: Article) -> str | None:
     """The outlet: the site name, else the host of the canonical URL without `www.`."""
     if article.site_name:
@@ -209,7 +218,7 @@ def _verdict(
     event_id: str,
     story: Story,
     score: float | None,
-    time: float,
+    when: tuple[float, bool],
     item: Profile | None,
     counted: bool,
 ) -> StoryVerdict:
@@ -217,7 +226,10 @@ def _verdict(
         story.story_id, story.headline, story.size, tuple(story.outlets),
         tuple(story.languages), story.first_seen, story.last_seen,
     )  # fmt: skip
-    return StoryVerdict(event_id, story.story_id, story.size, score, summary, time, item, counted)
+    time, dated = when
+    return StoryVerdict(
+        event_id, story.story_id, story.size, score, summary, time, dated, item, counted
+    )
 
 
 # --- the durable copy (run on the Store thread) ------------------------------------------
@@ -232,10 +244,20 @@ def _create_tables(conn: sqlite3.Connection) -> None:
 def _save(conn: sqlite3.Connection, verdict: StoryVerdict) -> None:
     item = verdict.profile
     if item is not None:
-        encoded = json.dumps([item.terms, item.weights, sorted(item.names)], ensure_ascii=False)
+        encoded = json.dumps(
+            [item.terms, item.weights, item.names],
+            ensure_ascii=False,
+        )
         conn.execute(
-            "INSERT OR REPLACE INTO story_docs VALUES (?,?,?,?,?)",
-            (verdict.event_id, verdict.story_id, verdict.time, item.language, encoded),
+            "INSERT OR REPLACE INTO story_docs VALUES (?,?,?,?,?,?)",
+            (
+                verdict.event_id,
+                verdict.story_id,
+                verdict.time,
+                verdict.dated,
+                item.language,
+                encoded,
+            ),
         )
     s = verdict.summary
     conn.execute(
@@ -250,16 +272,16 @@ def _save(conn: sqlite3.Connection, verdict: StoryVerdict) -> None:
 
 def _load(
     conn: sqlite3.Connection, window: float
-) -> tuple[list[tuple[str, str, float, Profile]], list[Story]]:
+) -> tuple[list[tuple[str, str, float, bool, Profile]], list[Story]]:
     """Articles (in commit order) and stories within `window` of the newest article time."""
     (newest,) = conn.execute("SELECT max(time) FROM story_docs").fetchone()
     if newest is None:
         return [], []
     cutoff = newest - window
     docs = [
-        (eid, sid, time, _profile(language, encoded))
-        for eid, sid, time, language, encoded in conn.execute(
-            "SELECT event_id, story_id, time, language, profile FROM story_docs"
+        (eid, sid, time, bool(dated), _profile(language, encoded))
+        for eid, sid, time, dated, language, encoded in conn.execute(
+            "SELECT event_id, story_id, time, dated, language, profile FROM story_docs"
             " WHERE time >= ? ORDER BY rowid",
             (cutoff,),
         )
@@ -272,7 +294,7 @@ def _load(
 
 def _profile(language: str | None, encoded: str) -> Profile:
     terms, weights, names = json.loads(encoded)
-    return Profile(tuple(terms), tuple(weights), frozenset(names), language)
+    return Profile(tuple(terms), tuple(weights), tuple(names), language)
 
 
 def _story(row: tuple[Any, ...]) -> Story:

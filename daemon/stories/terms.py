@@ -7,9 +7,6 @@ No I/O and no state.  Every step is deterministic across runs and machines:
                  ─stem→ Snowball stemmer of the language (PyStemmer), when it has one
                  ─count→ term frequencies, title words counted `title_weight` times
                  ─keep→ the `max_terms` most frequent (ties: alphabetical)
-                 ─rate→ each term's frequency in general text of the language (wordfreq), the
-                        prior that tells the index "Russian" from "Izyum" before its window has
-                        seen enough articles to know
 
 Names are the terms whose every occurrence in running text is capitalised (not sentence-initial)
 in a cased script: "Kharkiv", "TASS", "Erdoğan".  Caseless scripts (Arabic) have none; their
@@ -28,7 +25,6 @@ from dataclasses import dataclass
 
 import Stemmer
 import stopwordsiso
-import wordfreq
 
 # Snowball algorithms by ISO 639-1 code (the ones PyStemmer ships).
 _SNOWBALL = {
@@ -45,6 +41,8 @@ _WORD = re.compile(r"\w+")
 # Every combining mark (accents, Arabic harakat), deleted by str.translate in one C call.
 _MARKS = dict.fromkeys(c for c in range(sys.maxunicode + 1) if unicodedata.combining(chr(c)))
 _INITIAL = re.compile(r"(?:^|[.!?:;\"“”«»\n])[^\w.!?:;\n]*(\w+)")  # a sentence's first word
+_VOWELS = str.maketrans("", "", "aeiouyhw")
+_DOUBLED = re.compile(r"(.)\1+")
 MIN_CHARS = 3  # shorter words are mostly particles, abbreviations and small numbers
 
 
@@ -54,9 +52,8 @@ class Profile:
 
     terms: tuple[str, ...]  # distinct folded (stemmed) terms, most frequent first
     weights: tuple[float, ...]  # 1 + log(tf) of each term, title counted `title_weight` times
-    names: frozenset[str]  # the subset of `terms` written as names
+    names: tuple[str, ...]  # name keys (`name_key`) of the names among the terms
     language: str | None
-    rates: tuple[float, ...] = ()  # each term's frequency in the general language (wordfreq)
 
 
 def fold(text: str) -> str:
@@ -70,23 +67,6 @@ def stop_words(language: str | None) -> frozenset[str]:
     if language is None or not stopwordsiso.has_lang(language):
         return frozenset()
     return frozenset(fold(w) for w in stopwordsiso.stopwords(language))
-
-
-@functools.cache
-def general_rates(language: str | None) -> dict[str, float]:
-    """Term → its frequency in general text of `language` (wordfreq's small list, per word,
-    summed over the words sharing a stem); empty for a language wordfreq does not know."""
-    if language not in wordfreq.available_languages("small"):
-        return {}
-    buckets = wordfreq.get_frequency_list(language, wordlist="small")
-    wordfreq.get_frequency_list.cache_clear()  # keep only the folded table below
-    stemmer = _stemmer(language)
-    rates: dict[str, float] = {}
-    for bucket, words in enumerate(buckets):  # bucket i: frequency 10^(-i/100)
-        folded = [fold(w) for w in words]
-        for term in folded if stemmer is None else stemmer.stemWords(folded):
-            rates[term] = rates.get(term, 0.0) + 10 ** (-bucket / 100)
-    return rates
 
 
 @functools.cache
@@ -116,15 +96,24 @@ def profile(
     counts.update(_stems(_WORD.findall(lead.casefold()), stops, stemmer))
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:max_terms]
     terms = tuple(term for term, _ in ranked)
-    names = set(_stems([fold(w) for w in _capitalised(lead)], stops, stemmer))
-    rates = general_rates(language)
+    capitalised = _capitalised(lead)
+    stems = _stems([fold(w) for w in capitalised], stops, stemmer)
     return Profile(
         terms=terms,
         weights=tuple(1.0 + math.log(count) for _, count in ranked),
-        names=frozenset(t for t in terms if t in names),
+        names=tuple(sorted({name_key(t) for t in set(stems) & set(terms)})),
         language=language,
-        rates=tuple(rates.get(t, 0.0) for t in terms),
     )
+
+
+def name_key(term: str) -> str:
+    """A key that survives transliteration: the first letter, then the consonants without h, w
+    and y, doubled ones collapsed.  Izum, Izyum, Izium → izm; Kharkiv, Kharkov → krkv;
+    Balaklya, Balakleya → blkl.  Terms of other scripts are their own key."""
+    if not term.isascii():
+        return term
+    skeleton = term[0] + term[1:].translate(_VOWELS)
+    return _DOUBLED.sub(r"\1", skeleton)
 
 
 def _unmarked(text: str) -> str:
