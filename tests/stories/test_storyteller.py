@@ -11,7 +11,7 @@ from daemon.extract.textclean import CleanCapture
 from daemon.records import Article, Verdict
 from daemon.settings import StoriesSettings
 from daemon.state.sqlite import Store
-from daemon.stories.storyteller import StoryVerdict, Storyteller
+from daemon.stories.storyteller import Storyteller, StoryVerdict
 
 from .conftest import T0
 
