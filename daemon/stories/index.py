@@ -16,16 +16,17 @@ the newest article time seen (`watermark`), so the same input order gives the sa
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from daemon.stories.score import Scoring, score
+from daemon.stories.score import Idf, Scoring, query, score_query
 from daemon.stories.terms import Profile
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # hashed by identity: candidates are counted per object
 class _Doc:
     event_id: str
     story_id: str
@@ -86,7 +87,7 @@ class StoryIndex:
         self.knobs = knobs
         self.docs: dict[str, _Doc] = {}
         self.order: deque[_Doc] = deque()
-        self.postings: dict[str, deque[_Doc]] = {}
+        self.postings: dict[str, list[_Doc]] = {}
         self.df: Counter[str] = Counter()
         self.name_df: Counter[str] = Counter()  # the same for name keys
         self.stories: dict[str, Story] = {}
@@ -110,32 +111,31 @@ class StoryIndex:
     def best(self, profile: Profile, time: float, *, dated: bool = True) -> Match | None:
         """The highest-scoring live article for `profile` (None when nothing shares a term).
         Time proximity counts only between two publication times (`dated`)."""
+        idf, name_idf = _memo(self.idf), _memo(self.name_idf)
+        prepared = query(profile, idf)
         found: Match | None = None
-        for doc in self._candidates(profile):
+        for doc in self._candidates(profile, idf):
             gap = time - doc.time if dated and doc.dated else 0.0
-            value = score(profile, doc.profile, gap, self.idf, self.name_idf, self.knobs)
+            value = score_query(prepared, doc.profile, gap, idf, name_idf, self.knobs)
             if found is None or value > found.score:
                 found = Match(doc.story_id, doc.event_id, value)
         return found
 
-    def _candidates(self, profile: Profile) -> list[_Doc]:
-        shared: dict[int, float] = {}
-        docs: dict[int, _Doc] = {}
-        for term, weight in self._query(profile):
+    def _candidates(self, profile: Profile, idf: Idf) -> list[_Doc]:
+        shared: dict[_Doc, float] = {}
+        for term, weight in self._query(profile, idf):
             postings = self.postings.get(term, ())
             for doc in itertools.islice(reversed(postings), self.limits.max_postings):
                 if doc.live:
-                    key = id(doc)
-                    shared[key] = shared.get(key, 0.0) + weight
-                    docs[key] = doc
-        # Ties go to the newer doc (a larger insertion rank) so the choice is deterministic.
-        ranked = sorted(shared, key=lambda k: (-shared[k], -docs[k].time, docs[k].event_id))
-        return [docs[k] for k in ranked[: self.limits.max_candidates]]
+                    shared[doc] = shared.get(doc, 0.0) + weight
+        # Ties go to the newer doc, then the smaller event id, so the choice is deterministic.
+        ranked = heapq.nsmallest(
+            self.limits.max_candidates, shared, key=lambda d: (-shared[d], -d.time, d.event_id)
+        )
+        return ranked
 
-    def _query(self, profile: Profile) -> list[tuple[str, float]]:
-        weighted = [
-            (t, w * self.idf(t)) for t, w in zip(profile.terms, profile.weights, strict=True)
-        ]
+    def _query(self, profile: Profile, idf: Idf) -> list[tuple[str, float]]:
+        weighted = [(t, w * idf(t)) for t, w in zip(profile.terms, profile.weights, strict=True)]
         weighted.sort(key=lambda tw: (-tw[1], tw[0]))
         return weighted[: self.limits.query_terms]
 
@@ -147,7 +147,7 @@ class StoryIndex:
         self.docs[event_id] = doc
         self.order.append(doc)
         for term in profile.terms:
-            self.postings.setdefault(term, deque()).append(doc)
+            self.postings.setdefault(term, []).append(doc)
             self.df[term] += 1
         self.name_df.update(profile.names)
         story.indexed += 1
@@ -200,5 +200,19 @@ class StoryIndex:
             return
         self.df[term] = left
         postings = self.postings[term]
-        while postings and not postings[0].live:
-            postings.popleft()
+        if not postings[0].live:  # drop the dead prefix (lists: a deque costs 600 B a term)
+            first = next((i for i, doc in enumerate(postings) if doc.live), len(postings))
+            del postings[:first]
+
+
+def _memo(idf: Idf) -> Idf:
+    """`idf` remembered for the duration of one decision (the window does not change)."""
+    known: dict[str, float] = {}
+
+    def cached(term: str) -> float:
+        value = known.get(term)
+        if value is None:
+            value = known[term] = idf(term)
+        return value
+
+    return cached

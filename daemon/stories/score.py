@@ -32,37 +32,52 @@ class Scoring:
     half_life_hours: float = 24.0
 
 
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One side of `score`, computed once when an article is scored against many."""
+
+    profile: Profile
+    vector: dict[str, float]  # term → tf × idf
+    norm: float
+    names: frozenset[str]
+
+
+def query(a: Profile, idf: Idf) -> Query:
+    vector = {term: tf * idf(term) for term, tf in zip(a.terms, a.weights, strict=True)}
+    norm = math.sqrt(sum(w * w for w in vector.values())) or 1.0
+    return Query(a, vector, norm, frozenset(a.names))
+
+
 def score(
     a: Profile, b: Profile, gap_seconds: float, idf: Idf, name_idf: Idf, knobs: Scoring
 ) -> float:
     """Same-story score in [0, 1]; 0 across languages.  `idf` weighs terms, `name_idf` name
     keys."""
-    if a.language and b.language and a.language != b.language:
+    return score_query(query(a, idf), b, gap_seconds, idf, name_idf, knobs)
+
+
+def score_query(
+    q: Query, b: Profile, gap_seconds: float, idf: Idf, name_idf: Idf, knobs: Scoring
+) -> float:
+    """`score` with the first profile prepared by `query`."""
+    language = q.profile.language
+    if language and b.language and language != b.language:
         return 0.0
-    content = term_cosine(a, b, idf)
-    if a.names and b.names:
-        names = name_overlap(a, b, name_idf)
+    content = _cosine(q, b, idf)
+    if q.names and b.names:
+        names = _name_overlap(q.names, frozenset(b.names), name_idf)
         content = (1 - knobs.name_weight) * content + knobs.name_weight * names
     return content * time_proximity(gap_seconds, knobs)
 
 
 def term_cosine(a: Profile, b: Profile, idf: Idf) -> float:
     """Cosine of the tf × idf vectors of two profiles."""
-    wa = _vector(a, idf)
-    wb = _vector(b, idf)
-    dot = sum(weight * wb[term] for term, weight in wa.items() if term in wb)
-    if dot == 0.0:
-        return 0.0
-    return dot / (_norm(wa) * _norm(wb))
+    return _cosine(query(a, idf), b, idf)
 
 
 def name_overlap(a: Profile, b: Profile, idf: Idf) -> float:
     """idf-weighted Jaccard of the name keys of two profiles (0 when either has none)."""
-    mine, theirs = set(a.names), set(b.names)
-    union = sum(idf(name) for name in mine | theirs)
-    if union == 0.0:
-        return 0.0
-    return sum(idf(name) for name in mine & theirs) / union
+    return _name_overlap(frozenset(a.names), frozenset(b.names), idf)
 
 
 def time_proximity(gap_seconds: float, knobs: Scoring) -> float:
@@ -71,9 +86,21 @@ def time_proximity(gap_seconds: float, knobs: Scoring) -> float:
     return float(0.5 ** (beyond / knobs.half_life_hours))
 
 
-def _vector(p: Profile, idf: Idf) -> dict[str, float]:
-    return {term: tf * idf(term) for term, tf in zip(p.terms, p.weights, strict=True)}
+def _cosine(q: Query, b: Profile, idf: Idf) -> float:
+    mine = q.vector
+    dot = squares = 0.0
+    for term, tf in zip(b.terms, b.weights, strict=True):
+        weight = tf * idf(term)
+        squares += weight * weight
+        if term in mine:
+            dot += mine[term] * weight
+    if dot == 0.0:
+        return 0.0
+    return dot / (q.norm * math.sqrt(squares))
 
 
-def _norm(vector: dict[str, float]) -> float:
-    return math.sqrt(sum(w * w for w in vector.values())) or 1.0
+def _name_overlap(mine: frozenset[str], theirs: frozenset[str], idf: Idf) -> float:
+    union = sum(idf(name) for name in mine | theirs)
+    if union == 0.0:
+        return 0.0
+    return sum(idf(name) for name in mine & theirs) / union

@@ -95,15 +95,22 @@ def profile(
     lead = _unmarked(text[:lead_chars])
     counts.update(_stems(_WORD.findall(lead.casefold()), stops, stemmer))
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:max_terms]
-    terms = tuple(term for term, _ in ranked)
+    # Interned: the window holds one copy of each term, shared by its profiles and postings.
+    terms = tuple(sys.intern(term) for term, _ in ranked)
     capitalised = _capitalised(lead)
     stems = _stems([fold(w) for w in capitalised], stops, stemmer)
     return Profile(
         terms=terms,
-        weights=tuple(1.0 + math.log(count) for _, count in ranked),
-        names=tuple(sorted({name_key(t) for t in set(stems) & set(terms)})),
+        weights=tuple(tf_weight(count) for _, count in ranked),
+        names=tuple(sorted({sys.intern(name_key(t)) for t in set(stems) & set(terms)})),
         language=language,
     )
+
+
+@functools.cache
+def tf_weight(count: int) -> float:
+    """1 + log(count), one shared float object per count (profiles hold many of them)."""
+    return 1.0 + math.log(count)
 
 
 def name_key(term: str) -> str:
