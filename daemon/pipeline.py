@@ -1,15 +1,16 @@
 """The only wiring: stages, bounded queues, workers, ordered acknowledgements, drain.
 
     entries → [fetch ×N] → pages → [extract ×M] → articles → [dedup+send ×1] → deliveries → [ack ×1]
-                             ↑ replay puts pages here
+                             ↑ replay puts pages here       (dedup, then stories, then send)
 
 - Every queue is bounded, so a slow broker slows the pollers down instead of growing memory.
 - Dedup runs in one task, so its decisions are sequential and messages are handed to the
   producer in decision order (an original before its reposts, same key, same partition).
 - The acker awaits deliveries in that same order; only after the broker acknowledged an event
-  does state move forward: the dedup index records the document (`deduper.commit`) and the
-  source marks the entry done (`entry.settle(entry, True)`).  A crash before that means redo,
-  never loss and never a false "duplicate".
+  does state move forward: the dedup index records the document (`deduper.commit`), the story
+  stage records the article (`storyteller.commit`, once its story summary is acknowledged too)
+  and the source marks the entry done (`entry.settle(entry, True)`).  A crash before that means
+  redo, never loss and never a false "duplicate".
 - `Skip` and `NewsdError` are caught per record, logged and counted by stage and reason; one bad
   record never stops the daemon.
 """

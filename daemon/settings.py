@@ -192,7 +192,7 @@ class StoriesSettings(_Section):
     query_terms: int = Field(
         12, ge=1, description="Most distinctive terms used to find candidates."
     )
-    max_candidates: int = Field(16, ge=1, description="Candidates scored in full per article.")
+    max_candidates: int = Field(8, ge=1, description="Candidates scored in full per article.")
 
 
 class PipelineSettings(_Section):

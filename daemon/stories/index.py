@@ -75,8 +75,8 @@ class Limits:
     window_seconds: float = 72 * 3600.0
     max_articles: int = 200_000
     query_terms: int = 12
-    max_postings: int = 256
-    max_candidates: int = 16
+    max_postings: int = 64
+    max_candidates: int = 8
 
 
 class StoryIndex:

@@ -160,7 +160,8 @@ class Storyteller:
         story.add(time, outlet_of(article), article.language)
         self.index.add(event_id, story, item, time, dated=dated)
         self.index.expire()
-        log.info("stories.placed", story_id=story.story_id, story_size=story.size, score=score)
+        if score is not None:
+            log.info("stories.joined", story_id=story.story_id, story_size=story.size, score=score)
         return _verdict(event_id, story, score, (time, dated), item, True)
 
     async def commit(self, verdict: StoryVerdict) -> None:
