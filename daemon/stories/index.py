@@ -142,7 +142,9 @@ class StoryIndex:
     def add(
         self, event_id: str, story: Story, profile: Profile, time: float, *, dated: bool = True
     ) -> None:
-        """Index one article under `story` (which the caller already counted it in)."""
+        """Index one article under `story` (which the caller already counted it in); an article
+        indexed again (a redo) replaces its earlier entry."""
+        self.remove(event_id)
         doc = _Doc(event_id, story.story_id, profile, time, dated)
         self.docs[event_id] = doc
         self.order.append(doc)

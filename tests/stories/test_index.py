@@ -69,3 +69,12 @@ def test_removed_articles_are_never_candidates() -> None:
     index.remove("a")
     assert index.best(make("izyum troop"), 0.0) is None
     assert "a" not in index.stories and not index.df
+
+
+def test_an_article_indexed_again_is_counted_once() -> None:
+    """A redo of the same event id replaces the earlier entry: term counts stay right."""
+    index = StoryIndex(Limits(), Scoring())
+    add(index, "a", "izyum troop")
+    add(index, "a", "izyum troop")
+    assert len(index) == 1 and index.df["izyum"] == 1
+    assert [d.event_id for d in index.postings["izyum"] if d.live] == ["a"]
