@@ -111,31 +111,38 @@ class StoryIndex:
     def best(self, profile: Profile, time: float, *, dated: bool = True) -> Match | None:
         """The highest-scoring live article for `profile` (None when nothing shares a term).
         Time proximity counts only between two publication times (`dated`)."""
-        idf, name_idf = _memo(self.idf), _memo(self.name_idf)
-        prepared = query(profile, idf)
+        idf = self._idf_table([profile.terms])
+        candidates = self._candidates(profile, idf)
+        idf.update(self._idf_table([doc.profile.terms for doc in candidates]))
+        name_idf = _memo(self.name_idf)
+        prepared = query(profile, idf.__getitem__)
         found: Match | None = None
-        for doc in self._candidates(profile, idf):
+        for doc in candidates:
             gap = time - doc.time if dated and doc.dated else 0.0
-            value = score_query(prepared, doc.profile, gap, idf, name_idf, self.knobs)
+            value = score_query(prepared, doc.profile, gap, idf.__getitem__, name_idf, self.knobs)
             if found is None or value > found.score:
                 found = Match(doc.story_id, doc.event_id, value)
         return found
 
-    def _candidates(self, profile: Profile, idf: Idf) -> list[_Doc]:
+    def _idf_table(self, groups: list[tuple[str, ...]]) -> dict[str, float]:
+        """`idf` of every term of `groups`, in one pass (the window does not change meanwhile)."""
+        top = math.log(1 + len(self.docs)) + 1.0
+        df = self.df.get
+        return {term: top - math.log(1 + df(term, 0)) for terms in groups for term in terms}
+
+    def _candidates(self, profile: Profile, idf: dict[str, float]) -> list[_Doc]:
         shared: dict[_Doc, float] = {}
         for term, weight in self._query(profile, idf):
             postings = self.postings.get(term, ())
             for doc in itertools.islice(reversed(postings), self.limits.max_postings):
                 if doc.live:
                     shared[doc] = shared.get(doc, 0.0) + weight
-        # Ties go to the newer doc, then the smaller event id, so the choice is deterministic.
-        ranked = heapq.nsmallest(
-            self.limits.max_candidates, shared, key=lambda d: (-shared[d], -d.time, d.event_id)
-        )
-        return ranked
+        # Ties keep the order of discovery (newest postings of the best term first): the same
+        # input gives the same choice.
+        return heapq.nlargest(self.limits.max_candidates, shared, key=shared.__getitem__)
 
-    def _query(self, profile: Profile, idf: Idf) -> list[tuple[str, float]]:
-        weighted = [(t, w * idf(t)) for t, w in zip(profile.terms, profile.weights, strict=True)]
+    def _query(self, profile: Profile, idf: dict[str, float]) -> list[tuple[str, float]]:
+        weighted = [(t, w * idf[t]) for t, w in zip(profile.terms, profile.weights, strict=True)]
         weighted.sort(key=lambda tw: (-tw[1], tw[0]))
         return weighted[: self.limits.query_terms]
 
