@@ -62,6 +62,7 @@ from daemon.sources.feedstate import FeedStateRepo
 from daemon.sources.poller import Poller
 from daemon.state.lock import state_lock
 from daemon.state.sqlite import Store
+from daemon.stories.storyteller import Storyteller
 
 log = structlog.get_logger(__name__)
 
@@ -107,6 +108,7 @@ async def runtime(
         )
         await deduper.start()
         stack.push_async_callback(deduper.close)
+        storyteller = await _storyteller(settings, store, stack)
         pipeline = Pipeline(
             settings.pipeline,
             fetcher=Fetcher(settings.fetch, http),
@@ -118,6 +120,7 @@ async def runtime(
             max_in_flight=settings.kafka.max_in_flight,
             extra_headers=extra_headers,
             on_outcome=on_outcome,
+            storyteller=storyteller,
         )
         rt = Runtime(settings, store, sink, http, pipeline, metrics, extractor, deduper)
         async with _supervised(pipeline):
@@ -139,6 +142,17 @@ async def _supervised(pipeline: Pipeline) -> AsyncIterator[None]:
         if died is None:  # the command's own error (TaskGroup wraps it): pass it on as it was
             raise errors.exceptions[0] if len(errors.exceptions) == 1 else errors from None
         raise WorkerDied("worker_died", f"{type(died).__name__}: {died}") from died
+
+
+async def _storyteller(
+    settings: Settings, store: Store, stack: contextlib.AsyncExitStack
+) -> Storyteller | None:
+    if not settings.stories.enabled:
+        return None
+    storyteller = Storyteller(settings.stories, store)
+    await storyteller.start()
+    stack.push_async_callback(storyteller.close)
+    return storyteller
 
 
 async def _archive(settings: Settings, stack: contextlib.AsyncExitStack) -> ArchiveWriter | None:

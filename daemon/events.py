@@ -47,6 +47,7 @@ _OPEN: dict[str, JsonValue] = {"additionalProperties": True}
 # `$id` of each published schema; the CloudEvents `ce_dataschema` header carries the same value.
 ARTICLE_SCHEMA_ID = "urn:newsd:schema:article-event.v1"
 ERROR_SCHEMA_ID = "urn:newsd:schema:error-event.v1"
+STORY_SCHEMA_ID = "urn:newsd:schema:story-event.v1"
 
 
 class Source(BaseModel):
@@ -123,6 +124,12 @@ class ArticleEvent(BaseModel):
         None, ge=0, le=1, description="For duplicates: similarity to the original."
     )
     cluster_size: int = Field(1, ge=1, description="Copies in the cluster so far, this included.")
+    story_id: str | None = Field(
+        None, description="Event id of the story's first article (same event, other reports)."
+    )
+    story_size: int | None = Field(
+        None, ge=1, description="Articles in the story so far, reposts and this one included."
+    )
     revision: int = Field(1, ge=1, description="For updates: the revision number (first is 1).")
     syndication: str | None = Field(None, description="Wire agency credited (EFE, AP, ...).")
     extraction: ExtractionStatus = Field(description="How the text was obtained.")
@@ -145,6 +152,25 @@ class ErrorEvent(BaseModel):
     reason: str = Field(description="Machine-readable reason, as counted in metrics.")
     detail: str = Field("", description="Human-readable detail.")
     failed_at: AwareDatetime = Field(description="When it failed.")
+
+
+class StoryEvent(BaseModel):
+    """The latest summary of one story, on the compacted stories topic keyed by `story_id`."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", title="StoryEvent", json_schema_extra=_OPEN
+    )
+
+    schema_version: Literal[1] = Field(SCHEMA_VERSION, description="Contract version.")
+    type: Literal["story.updated"] = "story.updated"
+    story_id: str = Field(description="Event id of the story's first article; the message key.")
+    headline: str | None = Field(None, description="Headline of the story's first article.")
+    article_count: int = Field(ge=1, description="Articles in the story so far, reposts included.")
+    outlets: list[str] = Field(description="Outlets (site names or hosts), in order of arrival.")
+    languages: list[str] = Field(description="Languages of its articles, in order of arrival.")
+    first_seen: AwareDatetime = Field(description="Time of its earliest article.")
+    last_seen: AwareDatetime = Field(description="Time of its latest article.")
+    producer: str = Field(f"newsd/{__version__}", description="The software that made it.")
 
 
 def source_of(entry: FeedEntry) -> Source:
@@ -234,3 +260,17 @@ def ce_source(feed: Source) -> str:
 def schema_id(event: ArticleEvent | ErrorEvent) -> str:
     """The `$id` of the event's published schema (the `ce_dataschema` header)."""
     return ARTICLE_SCHEMA_ID if isinstance(event, ArticleEvent) else ERROR_SCHEMA_ID
+
+
+def story_headers(event: StoryEvent, *, time: datetime) -> list[tuple[str, bytes]]:
+    """CloudEvents 1.0 Kafka binary-mode headers for a story summary."""
+    headers = {
+        "ce_specversion": "1.0",
+        "ce_id": f"{event.story_id}:{event.article_count}",
+        "ce_source": "/newsd/stories",
+        "ce_type": f"io.newsd.{event.type}.v{event.schema_version}",
+        "ce_time": time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "ce_dataschema": STORY_SCHEMA_ID,
+        "content-type": "application/json",
+    }
+    return [(key, value.encode("utf-8")) for key, value in headers.items()]

@@ -1,7 +1,7 @@
 """The only wiring: stages, bounded queues, workers, ordered acknowledgements, drain.
 
     entries → [fetch ×N] → pages → [extract ×M] → reorder → [dedup+send ×1] → deliveries → [ack ×1]
-                             ↑ replay puts pages here
+                             ↑ replay puts pages here       (dedup, then stories, then send)
 
 - Every record gets a ticket at intake; the reorder buffer after the extraction pool hands the
   dedup stage articles (and failures, published as error events) in intake order, so decisions
@@ -11,9 +11,10 @@
 - Dedup runs in one task, so its decisions are sequential and messages are handed to the
   producer in decision order (an original before its reposts, same key, same partition).
 - The acker awaits deliveries in that same order; only after the broker acknowledged an event
-  does state move forward: the dedup index records the document (`deduper.commit`) and the
-  source marks the entry done (`entry.settle(entry, True)`).  A crash before that means redo,
-  never loss and never a false "duplicate".
+  does state move forward: the dedup index records the document (`deduper.commit`), the story
+  stage records the article (`storyteller.commit`, once its story summary is acknowledged too)
+  and the source marks the entry done (`entry.settle(entry, True)`).  A crash before that means
+  redo, never loss and never a false "duplicate".
 - `Skip` and `NewsdError` are caught per record, logged and counted by stage and reason; one bad
   record never stops the daemon.
 - A worker that dies anyway (a bug outside the per-record guard) is logged with its traceback
@@ -36,7 +37,14 @@ from typing import Any, Protocol, TypeVar
 import structlog
 
 from daemon.errors import NewsdError, SinkError, Skip
-from daemon.events import ArticleEvent, ErrorEvent, article_event, cloudevent_headers, error_event
+from daemon.events import (
+    ArticleEvent,
+    ErrorEvent,
+    article_event,
+    cloudevent_headers,
+    error_event,
+    story_headers,
+)
 from daemon.observability.metrics import Metrics
 from daemon.observability.readiness import PublishState
 from daemon.records import Article, FeedEntry, FetchedPage, Verdict
@@ -44,6 +52,7 @@ from daemon.reorder import ReorderBuffer
 from daemon.settings import PipelineSettings
 from daemon.sinks.base import Channel, OutMessage, Sink
 from daemon.sinks.fit import fit
+from daemon.stories.storyteller import StoryVerdict, story_event
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -69,6 +78,12 @@ class DedupStage(Protocol):
     async def release(self, article: Article, verdict: Verdict) -> None: ...
 
 
+class StoryStage(Protocol):
+    async def decide(self, article: Article, verdict: Verdict, event_id: str) -> StoryVerdict: ...
+    async def commit(self, verdict: StoryVerdict) -> None: ...
+    async def release(self, verdict: StoryVerdict) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class _Failed:
     """A record that failed for good in fetch or extract; published in its intake turn."""
@@ -87,6 +102,7 @@ class _InFlight:
     article: Article | None
     verdict: Verdict | None
     event_type: str
+    story: StoryVerdict | None = None
 
 
 class Pipeline:
@@ -106,9 +122,11 @@ class Pipeline:
         extra_headers: dict[str, str] | None = None,
         on_outcome: Callable[[str], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        storyteller: StoryStage | None = None,
     ) -> None:
         self.settings = settings
         self.fetcher, self.extractor, self.deduper, self.sink = fetcher, extractor, deduper, sink
+        self.storyteller = storyteller
         self.metrics = metrics
         self.extract_workers = extract_workers
         self.extra_headers = extra_headers or {}
@@ -278,9 +296,15 @@ class Pipeline:
             return
         self.metrics.incr(f"dedup.{verdict.kind}")
         event = article_event(article, verdict)
+        story = await self._story(article, verdict, event.event_id)
+        if story is not None:
+            event = event.model_copy(
+                update={"story_id": story.story_id, "story_size": story.story_size}
+            )
         fitted = fit(event, self._article_message, self.sink.oversize)
         if fitted is None:
             await self.deduper.release(article, verdict)
+            await self._release_story(story)
             detail = f"{len(article.text)} characters; the first paragraph alone is over the limit"
             at = article.fetched_at if article.entry.origin.kind == "replay" else None
             await self._fail(_Failed(article.entry, "publish", "too_large", detail, at))
@@ -288,10 +312,23 @@ class Pipeline:
         if fitted.truncated:
             self.metrics.incr("publish.truncated")
             log.warning("publish.truncated", chars=len(article.text))
-        await self._send(fitted.message, article.entry, article, verdict, event.type)
+        await self._send(fitted.message, article.entry, article, verdict, event.type, story)
 
     def _article_message(self, event: ArticleEvent) -> OutMessage:
         return self._message(_CHANNELS[event.type], event.cluster_id, event)
+
+    async def _story(self, article: Article, verdict: Verdict, eid: str) -> StoryVerdict | None:
+        """The story stage's decision; a failure there costs the story fields, not the article."""
+        if self.storyteller is None:
+            return None
+        try:
+            story = await self.storyteller.decide(article, verdict, eid)
+        except Exception as exc:
+            self.metrics.incr("stories.error.internal_error")
+            log.exception("stories.failed", error=repr(exc))
+            return None
+        self.metrics.incr("stories.joined" if story.story_id != eid else "stories.new")
+        return story
 
     async def _ack_worker(self) -> None:
         while True:
@@ -306,11 +343,14 @@ class Pipeline:
             await item.delivery
         except SinkError as exc:
             self.publish.finished(ok=False, reason=exc.reason)
-            await self._unpublished(exc, item.entry, item.article, item.verdict, acker=True)
+            await self._unpublished(
+                exc, item.entry, item.article, item.verdict, item.story, acker=True
+            )
             return
         self.publish.finished(ok=True)
         if item.article is not None and item.verdict is not None:
             await self._commit(item.article, item.verdict)
+        await self._commit_story(item.story)
         self.metrics.incr(f"publish.ok.{item.event_type}")
         self._observe_latency(item.entry)
         self.on_outcome(item.event_type)
@@ -373,15 +413,21 @@ class Pipeline:
         article: Article | None,
         verdict: Verdict | None,
         event_type: str,
+        story: StoryVerdict | None = None,
     ) -> None:
+        delivery: Awaitable[None] | None = None
         try:
             delivery = await self.sink.send(message)
+            if story is not None:  # the summary goes out with the article; both must be acked
+                delivery = _both(delivery, await self.sink.send(self._story_message(story)))
         except SinkError as exc:
             self.publish.attempted(ok=False, reason=exc.reason)
-            await self._unpublished(exc, entry, article, verdict)
+            if delivery is not None:
+                _discard(delivery)
+            await self._unpublished(exc, entry, article, verdict, story)
             return
         self.publish.started()
-        await self.in_flight.put(_InFlight(delivery, entry, article, verdict, event_type))
+        await self.in_flight.put(_InFlight(delivery, entry, article, verdict, event_type, story))
 
     async def _unpublished(
         self,
@@ -389,6 +435,7 @@ class Pipeline:
         entry: FeedEntry,
         article: Article | None,
         verdict: Verdict | None,
+        story: StoryVerdict | None = None,
         *,
         acker: bool = False,
     ) -> None:
@@ -399,6 +446,7 @@ class Pipeline:
         log.error("publish.failed", url=entry.url, reason=exc.reason, detail=exc.detail)
         if article is not None and verdict is not None:
             await self.deduper.release(article, verdict)
+        await self._release_story(story)
         if exc.reason == "too_large" and article is not None:
             if acker:
                 await self._refused_as_too_large(entry, exc.detail)
@@ -422,6 +470,12 @@ class Pipeline:
         self.on_outcome(event.type)
         await self._settle(entry, done=True)
 
+    def _story_message(self, story: StoryVerdict) -> OutMessage:
+        event = story_event(story.summary)
+        headers = story_headers(event, time=self.clock())
+        value = event.model_dump_json().encode("utf-8")
+        return OutMessage("stories", event.story_id.encode("utf-8"), value, tuple(headers))
+
     def _message(self, channel: Channel, key: str, event: ArticleEvent | ErrorEvent) -> OutMessage:
         headers = cloudevent_headers(event, time=self.clock(), extra=self.extra_headers)
         value = event.model_dump_json(exclude_none=False).encode("utf-8")
@@ -435,6 +489,20 @@ class Pipeline:
         except Exception as exc:
             self.metrics.incr("dedup.commit_failed")
             log.error("dedup.commit_failed", url=article.url, error=repr(exc))
+
+    async def _commit_story(self, story: StoryVerdict | None) -> None:
+        """Record an acknowledged article in the story index; a failure is counted, not fatal."""
+        if story is None or self.storyteller is None:
+            return
+        try:
+            await self.storyteller.commit(story)
+        except Exception as exc:
+            self.metrics.incr("stories.commit_failed")
+            log.error("stories.commit_failed", story_id=story.story_id, error=repr(exc))
+
+    async def _release_story(self, story: StoryVerdict | None) -> None:
+        if story is not None and self.storyteller is not None:
+            await self.storyteller.release(story)
 
     async def _settle(self, entry: FeedEntry, *, done: bool) -> None:
         self._intake_at.pop(id(entry), None)
@@ -466,6 +534,14 @@ async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
 
 def _replay_time(page: FetchedPage) -> datetime | None:
     return page.fetched_at if page.entry.origin.kind == "replay" else None
+
+
+async def _both(first: Awaitable[None], second: Awaitable[None]) -> None:
+    """Await two deliveries in order; the first failure is raised (after the other settled)."""
+    results = await asyncio.gather(first, second, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
 
 
 def _drain_nowait(queue: asyncio.Queue[T]) -> list[T]:

@@ -11,16 +11,26 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from daemon.events import ARTICLE_SCHEMA_ID, ERROR_SCHEMA_ID, ArticleEvent, ErrorEvent
+from pydantic import BaseModel
 
-SCHEMAS: dict[str, type[ArticleEvent] | type[ErrorEvent]] = {
+from daemon.events import (
+    ARTICLE_SCHEMA_ID,
+    ERROR_SCHEMA_ID,
+    STORY_SCHEMA_ID,
+    ArticleEvent,
+    ErrorEvent,
+    StoryEvent,
+)
+
+SCHEMAS: dict[str, type[BaseModel]] = {
     "article-event.v1.json": ArticleEvent,
     "error-event.v1.json": ErrorEvent,
+    "story-event.v1.json": StoryEvent,
 }
-_IDS = {ArticleEvent: ARTICLE_SCHEMA_ID, ErrorEvent: ERROR_SCHEMA_ID}
+_IDS = {ArticleEvent: ARTICLE_SCHEMA_ID, ErrorEvent: ERROR_SCHEMA_ID, StoryEvent: STORY_SCHEMA_ID}
 
 
-def render(model: type[ArticleEvent] | type[ErrorEvent], name: str) -> str:
+def render(model: type[BaseModel], name: str) -> str:
     schema: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": _IDS[model],

@@ -50,6 +50,7 @@ class TopicSettings(_Section):
     duplicates: str = Field("newsd.duplicates.v1", description="Reposts (article.duplicate).")
     updates: str = Field("newsd.updates.v1", description="Revisions (article.updated).")
     errors: str = Field("newsd.errors.v1", description="Items that failed for good.")
+    stories: str = Field("newsd.stories.v1", description="Latest summary per story (compacted).")
     partitions: int = Field(6, ge=1, description="Partitions per topic at creation.")
     replication_factor: int = Field(1, ge=1, description="Replicas per partition at creation.")
     retention_ms: int = Field(
@@ -235,6 +236,30 @@ class DedupSettings(_Section):
     )
 
 
+class StoriesSettings(_Section):
+    enabled: bool = Field(
+        True, description="Group articles into stories (story_id, stories topic)."
+    )
+    window_hours: float = Field(
+        72.0, gt=0, description="Articles older than this leave the window."
+    )
+    max_articles: int = Field(
+        50_000, ge=100, description="Articles kept in the window at most (~4 KB each)."
+    )
+    threshold: float = Field(
+        0.30, gt=0, le=1, description="Score from which an article joins a story."
+    )
+    name_weight: float = Field(0.35, ge=0, le=1, description="Share of the score given to names.")
+    full_hours: float = Field(24.0, ge=0, description="Hours apart that cost no score.")
+    half_life_hours: float = Field(
+        24.0, gt=0, description="Beyond full_hours, the score halves every this many hours."
+    )
+    query_terms: int = Field(
+        12, ge=1, description="Most distinctive terms used to find candidates."
+    )
+    max_candidates: int = Field(8, ge=1, description="Candidates scored in full per article.")
+
+
 class PipelineSettings(_Section):
     queue_size: int = Field(100, ge=1, description="Capacity of each queue between stages.")
     fetch_workers: int = Field(32, ge=1, description="Article fetches at once.")
@@ -334,6 +359,7 @@ class Settings(BaseSettings):
     poll: PollSettings = Field(default_factory=PollSettings)
     extract: ExtractSettings = Field(default_factory=ExtractSettings)
     dedup: DedupSettings = Field(default_factory=DedupSettings)
+    stories: StoriesSettings = Field(default_factory=StoriesSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     state: StateSettings = Field(default_factory=StateSettings)
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)

@@ -29,7 +29,7 @@ from tests.test_e2e import newsd, seeds_server, write_config  # noqa: F401 - a f
 DOC = (REPO / "docs" / "events.md").read_text()
 SCHEMAS = {
     name: json.loads((REPO / "schemas" / f"{name}.v1.json").read_text())
-    for name in ("article-event", "error-event")
+    for name in ("article-event", "error-event", "story-event")
 }
 FORMATS = Draft202012Validator.FORMAT_CHECKER
 
@@ -249,9 +249,17 @@ def test_jsonl_lines_have_the_documented_format(tmp_path):
     run = newsd("replay", str(folder), "--fresh-state", "--sink", f"jsonl:{out}")
     assert run.returncode == 0, run.stderr[-3000:]
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert len(lines) == 7  # five originals, one repost, one error
     for line in lines:
         assert list(line) == ["channel", "key", "headers", "event"]
+    stories = [line for line in lines if line["channel"] == "stories"]
+    lines = [line for line in lines if line["channel"] != "stories"]
+    assert len(lines) == 7  # five originals, one repost, one error
+    assert len(stories) == 6  # a story summary with each published article, the repost too
+    for line in stories:
+        validate(line["event"], "story-event")
+        assert line["key"] == line["event"]["story_id"]
+        assert line["headers"]["ce_dataschema"] == SCHEMAS["story-event"]["$id"]
+    for line in lines:
         event, headers = line["event"], line["headers"]
         name = "error-event" if line["channel"] == "errors" else "article-event"
         validate(event, name)

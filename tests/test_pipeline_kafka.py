@@ -318,7 +318,7 @@ async def test_message_limit_is_read_from_the_topic_config_else_the_setting(kafk
     await sink.close()
     default = kafka_settings.kafka.max_message_bytes
     assert sink.limits == {"articles": 50_000, "duplicates": default, "updates": default,
-                           "errors": default}  # fmt: skip
+                           "errors": default, "stories": default}  # fmt: skip
     assert sink.oversize(OutMessage("articles", b"k", b"x" * 50_000, ())) > 0
     assert sink.oversize(OutMessage("articles", b"k", b"x" * 49_000, ())) <= 0
 

@@ -11,7 +11,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-Channel = Literal["articles", "duplicates", "updates", "errors"]
+Channel = Literal["articles", "duplicates", "updates", "errors", "stories"]
 
 
 @dataclass(frozen=True, slots=True)

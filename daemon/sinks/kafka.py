@@ -46,13 +46,14 @@ _rng = random.Random()
 
 
 def topic_names(topics: TopicSettings) -> dict[Channel, str]:
-    """The four topic names, with the configured prefix applied."""
+    """The topic names, with the configured prefix applied."""
     prefix = topics.prefix
     return {
         "articles": prefix + topics.articles,
         "duplicates": prefix + topics.duplicates,
         "updates": prefix + topics.updates,
         "errors": prefix + topics.errors,
+        "stories": prefix + topics.stories,
     }
 
 
@@ -193,7 +194,10 @@ async def ensure_topics(settings: KafkaSettings, bootstrap: str) -> list[str]:
         existing = set(await admin.list_topics())
         wanted = [name for name in topic_names(settings.topics).values() if name not in existing]
         if wanted:
-            response = await admin.create_topics([_new_topic(settings.topics, n) for n in wanted])
+            compacted = settings.topics.prefix + settings.topics.stories
+            response = await admin.create_topics(
+                [_new_topic(settings.topics, n, compact=n == compacted) for n in wanted]
+            )
             _check_created(response)
             log.info("sink.kafka.topics_created", topics=wanted)
         return wanted
@@ -231,12 +235,16 @@ def _max_message_bytes(responses: Any) -> dict[str, int]:
     return found
 
 
-def _new_topic(topics: TopicSettings, name: str) -> NewTopic:
+def _new_topic(topics: TopicSettings, name: str, *, compact: bool = False) -> NewTopic:
+    # The stories topic keeps the latest summary per story key, forever (compacted).
+    configs = (
+        {"cleanup.policy": "compact"} if compact else {"retention.ms": str(topics.retention_ms)}
+    )
     return NewTopic(
         name=name,
         num_partitions=topics.partitions,
         replication_factor=topics.replication_factor,
-        topic_configs={"retention.ms": str(topics.retention_ms)},
+        topic_configs=configs,
     )
 
 

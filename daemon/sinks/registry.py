@@ -22,9 +22,10 @@ from typing import Any
 
 import httpx
 import structlog
+from pydantic import BaseModel
 
 from daemon.errors import SinkError
-from daemon.events import ArticleEvent, ErrorEvent
+from daemon.events import ArticleEvent, ErrorEvent, StoryEvent
 from daemon.schemas import render
 from daemon.settings import SchemaRegistrySettings
 from daemon.sinks.base import Channel
@@ -32,16 +33,15 @@ from daemon.sinks.base import Channel
 log = structlog.get_logger(__name__)
 
 _MEDIA_TYPE = "application/vnd.schemaregistry.v1+json"
-_ARTICLE: tuple[type[ArticleEvent] | type[ErrorEvent], str] = (
-    ArticleEvent,
-    "article-event.v1.json",
-)
-_ERROR: tuple[type[ArticleEvent] | type[ErrorEvent], str] = (ErrorEvent, "error-event.v1.json")
+_ARTICLE: tuple[type[BaseModel], str] = (ArticleEvent, "article-event.v1.json")
+_ERROR: tuple[type[BaseModel], str] = (ErrorEvent, "error-event.v1.json")
+_STORY: tuple[type[BaseModel], str] = (StoryEvent, "story-event.v1.json")
 _SCHEMA_FILES = {
     "articles": _ARTICLE,
     "duplicates": _ARTICLE,
     "updates": _ARTICLE,
     "errors": _ERROR,
+    "stories": _STORY,
 }
 
 

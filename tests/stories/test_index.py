@@ -1,0 +1,80 @@
+"""The window index: candidates by distinctive terms, a sliding window, a memory budget."""
+
+from __future__ import annotations
+
+from daemon.stories.index import Limits, Story, StoryIndex
+from daemon.stories.score import Scoring
+from daemon.stories.terms import Profile
+
+HOUR = 3600.0
+
+
+def make(terms: str) -> Profile:
+    words = tuple(terms.split())
+    return Profile(words, tuple(1.0 for _ in words), (), "en")
+
+
+def add(index: StoryIndex, event_id: str, terms: str, time: float = 0.0) -> Story:
+    story = Story(event_id, None, time, time)
+    story.add(time, None, "en")
+    index.add(event_id, story, make(terms), time)
+    return story
+
+
+def test_best_finds_the_article_sharing_distinctive_terms() -> None:
+    """Among many articles on a common topic, the one sharing the rare names wins."""
+    index = StoryIndex(Limits(), Scoring())
+    for i in range(50):
+        add(index, f"other{i}", f"russia ukrain war town{i}")
+    add(index, "target", "russia ukrain izyum balakleya")
+    match = index.best(make("russia ukrain izyum balakleya kupiansk"), 0.0)
+    assert match is not None and match.event_id == "target" and match.score > 0.5
+
+
+def test_best_is_none_when_nothing_is_shared() -> None:
+    """No common term: no candidate at all."""
+    index = StoryIndex(Limits(), Scoring())
+    add(index, "a", "alpha beta")
+    assert index.best(make("gamma delta"), 0.0) is None
+
+
+def test_articles_leave_the_window() -> None:
+    """An article older than the window (behind the newest article time) is forgotten, with
+    its terms' counts and its story."""
+    index = StoryIndex(Limits(window_seconds=72 * HOUR), Scoring())
+    add(index, "old", "izyum", time=0.0)
+    add(index, "new", "kherson", time=73 * HOUR)
+    assert index.expire() == 1
+    assert index.story_of("old") is None and "old" not in index.stories
+    assert "izyum" not in index.df and "izyum" not in index.postings
+    assert index.best(make("izyum"), 73 * HOUR) is None
+
+
+def test_the_budget_bounds_the_window() -> None:
+    """Past `max_articles`, the oldest articles go first, whatever their age."""
+    index = StoryIndex(Limits(max_articles=100), Scoring())
+    for i in range(150):
+        add(index, f"a{i}", f"shared term{i}", time=float(i))
+        index.expire()
+    assert len(index) == 100
+    assert index.story_of("a49") is None and index.story_of("a50") == "a50"
+    assert index.df["shared"] == 100
+    assert len(index.postings["shared"]) == 100
+
+
+def test_removed_articles_are_never_candidates() -> None:
+    """A released article is unindexed at once; its story goes when it was the only one."""
+    index = StoryIndex(Limits(), Scoring())
+    add(index, "a", "izyum troop")
+    index.remove("a")
+    assert index.best(make("izyum troop"), 0.0) is None
+    assert "a" not in index.stories and not index.df
+
+
+def test_an_article_indexed_again_is_counted_once() -> None:
+    """A redo of the same event id replaces the earlier entry: term counts stay right."""
+    index = StoryIndex(Limits(), Scoring())
+    add(index, "a", "izyum troop")
+    add(index, "a", "izyum troop")
+    assert len(index) == 1 and index.df["izyum"] == 1
+    assert [d.event_id for d in index.postings["izyum"] if d.live] == ["a"]
