@@ -20,8 +20,10 @@ Figures per run:
 
 - articles/s: acknowledged articles (or extracted pages, for the loop) / process wall-clock
   from launch to exit, start-up included;
-- CPU s/article: user + system CPU of the whole process tree (newsd and its extraction workers),
-  from `wait4()` on the process, which includes every descendant it reaped;
+- CPU s/article: user + system CPU of the whole process tree (newsd, its forkserver and its
+  extraction workers): each process's own CPU time sampled from /proc every 50 ms, summed (or
+  `wait4()`'s figure for the process and the descendants it reaped, if larger); "top proc" is
+  the top process alone (for newsd: the event loop);
 - peak RSS: the largest sum of resident memory over the process and its descendants, sampled
   from /proc every 50 ms (shared copy-on-write pages count once per process);
 - latency: item-to-ack, from the moment the server makes the item visible in its feed to the
@@ -251,18 +253,34 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of `pid` and all its descendants, from /proc."""
-    tree, todo, total = _children(), [pid], 0
-    page = os.sysconf("SC_PAGE_SIZE")
+def descendants(pid: int) -> list[int]:
+    """`pid` and every process below it, from /proc."""
+    tree, todo, found = _children(), [pid], []
     while todo:
         current = todo.pop()
+        found.append(current)
         todo += tree.get(current, [])
+    return found
+
+
+def tree_rss(pids: list[int]) -> int:
+    """Resident bytes of `pids`, summed."""
+    total, page = 0, os.sysconf("SC_PAGE_SIZE")
+    for pid in pids:
         try:
-            total += int(Path(f"/proc/{current}/statm").read_text().split()[1]) * page
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
         except (OSError, IndexError):
             continue
     return total
+
+
+def own_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of `pid` itself, from /proc (None once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -273,19 +291,23 @@ class Measured:
     wall: float
     cpu: float
     peak_rss: int
+    root_cpu: float  # the top process alone (newsd: the event loop), last sampled before exit
     stdout: str = ""
 
 
 def measure(cmd: list[str], env: dict[str, str], stderr_to: Path) -> Measured:
     """Run `cmd` to its end, sampling its tree's RSS; CPU from wait4 (reaped descendants too)."""
-    peak, done = [0], threading.Event()
+    peak, cpu, done = [0], dict[int, float](), threading.Event()
     started = time.perf_counter()
     with stderr_to.open("wb") as errors:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=errors)
 
         def sample() -> None:
             while not done.wait(0.05):
-                peak[0] = max(peak[0], tree_rss(proc.pid))
+                pids = descendants(proc.pid)
+                peak[0] = max(peak[0], tree_rss(pids))
+                for pid in pids:
+                    cpu[pid] = own_cpu(pid) or cpu.get(pid, 0.0)
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -296,8 +318,10 @@ def measure(cmd: list[str], env: dict[str, str], stderr_to: Path) -> Measured:
         done.set()
         sampler.join()
         proc.returncode = os.waitstatus_to_exitcode(status)
-    cpu = usage.ru_utime + usage.ru_stime
-    return Measured(proc.returncode, wall, cpu, peak[0], stdout)
+    # wait4 counts the descendants the process reaped; the samples also count those it did
+    # not (the extraction workers are children of a forkserver), less their last 50 ms.
+    total = max(usage.ru_utime + usage.ru_stime, sum(cpu.values()))
+    return Measured(proc.returncode, wall, total, peak[0], cpu.get(proc.pid, 0.0), stdout)
 
 
 # ---------------------------------------------------------------- the Kafka side
@@ -398,6 +422,7 @@ class Row:
     wall_s: float
     articles_per_s: float
     cpu_s_per_article: float
+    top_process_cpu_s_per_article: float
     peak_rss_mb: float
     p50_s: float | None
     p99_s: float | None
@@ -412,6 +437,7 @@ def row(name: str, count: int, run: Measured, lat: list[float], note: str = "") 
         round(run.wall, 2),
         round(count / run.wall, 1) if run.wall else 0.0,
         round(run.cpu / count, 4) if count else float("nan"),
+        round(run.root_cpu / count, 4) if count else float("nan"),
         round(run.peak_rss / 2**20, 1),
         _round(percentile(lat, 50)),
         _round(percentile(lat, 99)),
@@ -465,7 +491,7 @@ async def run_sequential(ctx: Context, server: Server, items: list[Item]) -> Row
     run, acks = await live_run(cmd, ctx.bootstrap, [topic], ctx.folder / "naive.log")
     _check(run, ctx.folder / "naive.log")
     lat = latencies(acks, items, start, server.url(""))
-    return row("sequential httpx+feedparser+trafilatura+aiokafka", len(acks.seen), run, lat)
+    return row("sequential pipeline", len(acks.seen), run, lat)
 
 
 def run_loop(ctx: Context, bodies: dict[str, bytes]) -> Row:
@@ -478,7 +504,7 @@ def run_loop(ctx: Context, bodies: dict[str, bytes]) -> Row:
     _check(run, ctx.folder / "loop.log")
     extracted = json.loads(run.stdout)
     note = f"{extracted['texts']} of {len(bodies)} gave text; loop alone {extracted['loop_s']} s"
-    return row("trafilatura.extract loop, 1 process", len(bodies), run, [], note)
+    return row("trafilatura loop", len(bodies), run, [], note)
 
 
 def _kafka(bootstrap: str, prefix: str) -> Any:
@@ -648,14 +674,14 @@ def _cpu_model() -> str:
 
 def print_table(rows: list[Row], lat_rows: list[LatencyRow]) -> None:
     print(
-        f"\n{'run':50s} {'n':>5s} {'wall s':>7s} {'art/s':>6s} {'CPU s/art':>9s}"
-        f" {'RSS MB':>7s} {'p50 s':>6s} {'p99 s':>6s} {'load':>5s}"
+        f"\n{'run':20s} {'n':>5s} {'wall s':>7s} {'art/s':>6s} {'CPU s/art':>9s}"
+        f" {'top proc':>9s} {'RSS MB':>7s} {'p50 s':>6s} {'p99 s':>6s} {'load':>5s}"
     )
     for r in rows:
         print(
-            f"{r.run:50s} {r.articles:5d} {r.wall_s:7.2f} {r.articles_per_s:6.1f}"
-            f" {r.cpu_s_per_article:9.4f} {r.peak_rss_mb:7.1f} {_cell(r.p50_s)} {_cell(r.p99_s)}"
-            f" {r.load_1min:5.2f}  {r.note}"
+            f"{r.run:20s} {r.articles:5d} {r.wall_s:7.2f} {r.articles_per_s:6.1f}"
+            f" {r.cpu_s_per_article:9.4f} {r.top_process_cpu_s_per_article:9.4f}"
+            f" {r.peak_rss_mb:7.1f} {_cell(r.p50_s)} {_cell(r.p99_s)} {r.load_1min:5.2f}  {r.note}"
         )
     if lat_rows:
         print(
@@ -668,6 +694,23 @@ def print_table(rows: list[Row], lat_rows: list[LatencyRow]) -> None:
             f" {_cell(r.p99_s)} {_cell(r.p50_beyond_poll_s, 8)} {_cell(r.p99_beyond_poll_s, 8)}"
             f" {r.load_1min:5.2f}"
         )
+
+
+def ratios(rows: list[Row]) -> dict[str, float]:
+    """newsd against the references: wall-clock, per core, and by CPU per article."""
+    loop, newsd = rows[0], rows[1]
+    cores = os.cpu_count() or 1
+    out = {
+        "newsd_vs_loop_wall": round(newsd.articles_per_s / loop.articles_per_s, 2),
+        "newsd_vs_loop_cpu": round(loop.cpu_s_per_article / newsd.cpu_s_per_article, 2),
+    }
+    if len(rows) > 2:
+        naive = rows[2]
+        out["newsd_per_core_vs_sequential"] = round(
+            newsd.articles_per_s / cores / naive.articles_per_s, 2
+        )
+        out["newsd_vs_sequential_cpu"] = round(naive.cpu_s_per_article / newsd.cpu_s_per_article, 2)
+    return out
 
 
 def _cell(value: float | None, width: int = 6) -> str:
@@ -702,6 +745,8 @@ async def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     finally:
         await broker.stop()
     print_table(rows, lat_rows)
+    result["ratios"] = ratios(rows)
+    print("\nratios:", json.dumps(result["ratios"]))
     result |= {
         "distinct_pages": len(pages),
         "served_items": len(items),
