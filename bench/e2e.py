@@ -471,7 +471,8 @@ async def run_newsd_once(ctx: Context, server: Server, items: list[Item]) -> Row
     feeds = [server.url(f"/feed/{n}") for n in range(ctx.feeds)]
     config = newsd_config(ctx.folder, ctx.bootstrap, prefix, feeds, None)
     state = ctx.folder / "state-once"
-    cmd = [sys.executable, "-m", "daemon", "run", "--once", "--config", str(config)]
+    profile = ["-m", "cProfile", "-o", str(ctx.profile)] if ctx.profile else []
+    cmd = [sys.executable, *profile, "-m", "daemon", "run", "--once", "--config", str(config)]
     cmd += ["--state", str(state)]
     start = server.begin()
     run, acks = await live_run(cmd, ctx.bootstrap, _event_topics(prefix), ctx.folder / "once.log")
@@ -651,6 +652,7 @@ class Context:
     reposts: float
     poll: float
     duration: float
+    profile: Path | None = None
 
 
 def machine() -> dict[str, Any]:
@@ -729,6 +731,7 @@ async def bench(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         args.reposts,
         args.poll_interval,
         args.duration,
+        args.profile_newsd,
     )
     result: dict[str, Any] = {"machine_before": machine(), "command": sys.argv}
     try:
@@ -772,6 +775,9 @@ def main() -> int:
     parser.add_argument("--poll-interval", type=float, default=1.0)
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per load level")
     parser.add_argument("--skip-sequential", action="store_true")
+    parser.add_argument(
+        "--profile-newsd", type=Path, default=None, help="cProfile the --once run's event loop"
+    )
     parser.add_argument("--keep", type=Path, default=None, help="keep configs and logs here")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     args = parser.parse_args()
