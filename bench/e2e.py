@@ -2,6 +2,7 @@
 
     PYTHONPATH=. python bench/e2e.py --corpora ../shared/corpora [--pages 400] [--feeds 20]
                                      [--reposts 0.1] [--latency] [--out e2e.json]
+                                     [--keep DIR] [--profile-newsd FILE]
 
 One run, one set of pages (several hundred distinct real news pages, round-robin from the
 scrapinghub, fundus, l3s-gn1 and trafilatura-eval corpora), one broker (Tansu, started here on a
