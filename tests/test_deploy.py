@@ -4,7 +4,7 @@ volumes where the programs really write, probes on the ops endpoint, non-root an
 Validators: docker-compose (`config -q`), kubernetes-validate (Kubernetes OpenAPI schemas, the
 pip package bundles them: no network), systemd-analyze (`verify`).  Without docker-compose or
 systemd-analyze on the machine those two checks skip, saying so; `.ci/validate-deploy` installs
-both and sets NEWSD_REQUIRE_VALIDATORS=1, which turns a missing validator into a failure.
+both and sets REQUIRE_DEPLOY_VALIDATORS=1, which turns a missing validator into a failure.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ KUBERNETES_VERSION = "1.31.0"
 def validator(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        if os.environ.get("NEWSD_REQUIRE_VALIDATORS"):
+        if os.environ.get("REQUIRE_DEPLOY_VALIDATORS"):
             pytest.fail(f"{name} is required here (.ci/validate-deploy installs it)")
         pytest.skip(f"{name} is not installed on this machine; .ci/validate-deploy installs it")
     return path
