@@ -21,8 +21,9 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed-run
 	$(BIN)/newsd run
 
+# Four test processes on two cores: most tests wait on subprocesses, brokers and sockets.
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 4
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check daemon tests bench scripts
