@@ -38,6 +38,22 @@ async def system_resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+async def first_connection(
+    host: str,
+    addresses: Iterable[str],
+    connect: Callable[[str], Awaitable[httpcore.AsyncNetworkStream]],
+    retry_on: tuple[type[Exception], ...] = (httpcore.ConnectError, httpcore.ConnectTimeout),
+) -> httpcore.AsyncNetworkStream:
+    """The first of `addresses` (already vetted) that `connect` reaches; the last error else."""
+    error: Exception = httpcore.ConnectError(f"no address for {host}")
+    for address in addresses:
+        try:
+            return await connect(address)
+        except retry_on as exc:
+            error = exc
+    raise error
+
+
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """An httpcore network backend that resolves, vets and then connects to an IP address.
 
@@ -66,15 +82,13 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         addresses = await self.vetted(host, port, timeout)
-        error: Exception = httpcore.ConnectError(f"no address for {host}")
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    address, port, timeout, local_address, socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                error = exc
-        raise error
+
+        async def connect(address: str) -> httpcore.AsyncNetworkStream:
+            return await self._inner.connect_tcp(
+                address, port, timeout, local_address, socket_options
+            )
+
+        return await first_connection(host, addresses, connect)
 
     async def vetted(self, host: str, port: int, deadline: float | None) -> list[str]:
         """The addresses of `host` the policy allows; raises `BlockedAddress` when none is."""

@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 import httpcore
 
 from daemon.fetch.guard import parse_address
+from daemon.fetch.transport.guarded import first_connection
 
 MAX_HEAD = 16 * 1024  # bytes of a CONNECT answer we read at most
 
@@ -67,13 +68,12 @@ class TunnelBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         addresses = await self._guard.vetted(host, port, timeout)
-        error: Exception = httpcore.ConnectError(f"no address for {host}")
-        for address in addresses:
-            try:
-                return await self._tunnel(address, port, timeout)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout, httpcore.ProxyError) as exc:
-                error = exc
-        raise error
+
+        async def tunnel(address: str) -> httpcore.AsyncNetworkStream:
+            return await self._tunnel(address, port, timeout)
+
+        retry_on = (httpcore.ConnectError, httpcore.ConnectTimeout, httpcore.ProxyError)
+        return await first_connection(host, addresses, tunnel, retry_on)
 
     async def _tunnel(
         self, address: str, port: int, timeout: float | None
