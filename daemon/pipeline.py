@@ -288,7 +288,7 @@ class Pipeline:
 
     async def _publish_article(self, article: Article) -> None:
         if not article.text.strip():
-            at = article.fetched_at if article.entry.origin.kind == "replay" else None
+            at = _replay_time(article)
             await self._fail(_Failed(article.entry, "extract", article.extraction, "no text", at))
             return
         verdict = await self._guard("dedup", article.entry, self.deduper.decide(article))
@@ -306,7 +306,7 @@ class Pipeline:
             await self.deduper.release(article, verdict)
             await self._release_story(story)
             detail = f"{len(article.text)} characters; the first paragraph alone is over the limit"
-            at = article.fetched_at if article.entry.origin.kind == "replay" else None
+            at = _replay_time(article)
             await self._fail(_Failed(article.entry, "publish", "too_large", detail, at))
             return
         if fitted.truncated:
@@ -532,8 +532,9 @@ async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _replay_time(page: FetchedPage) -> datetime | None:
-    return page.fetched_at if page.entry.origin.kind == "replay" else None
+def _replay_time(record: FetchedPage | Article) -> datetime | None:
+    """A replayed record's archive time (error events of a replay are reproducible), else None."""
+    return record.fetched_at if record.entry.origin.kind == "replay" else None
 
 
 async def _both(first: Awaitable[None], second: Awaitable[None]) -> None:
