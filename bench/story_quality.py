@@ -33,7 +33,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from daemon.dedup.keys import content_hash, event_id
 from daemon.extract.textclean import clean_capture
-from daemon.records import Article, FeedEntry, Origin, Verdict
+from daemon.records import Article, ArticleFields, FeedEntry, Origin, Verdict
 from daemon.settings import StoriesSettings
 from daemon.state.sqlite import Store
 from daemon.stories.score import score
@@ -47,8 +47,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 def article(url: str, title: str | None, text: str, language: str | None) -> Article:
     entry = FeedEntry(origin=Origin(kind="replay", id="bench"), url=url)
-    return Article(entry=entry, url=url, canonical_url=url, title=title, text=text,
-                   fetched_at=FETCHED, extraction="ok", language=language)  # fmt: skip
+    fields = ArticleFields(title=title, language=language)
+    return Article(entry=entry, url=url, canonical_url=url, text=text,
+                   fetched_at=FETCHED, extraction="ok", fields=fields)  # fmt: skip
 
 
 def load_pairs(corpora: Path) -> list[dict[str, Any]]:
@@ -118,7 +119,7 @@ def tfidf_scores(pairs: list[dict[str, Any]], articles: dict[str, Article]) -> l
     links = list(articles)
     vectorizer = TfidfVectorizer(sublinear_tf=True)
     matrix = vectorizer.fit_transform(
-        [f"{articles[u].title or ''}\n{articles[u].text}" for u in links]
+        [f"{articles[u].fields.title or ''}\n{articles[u].text}" for u in links]
     )
     row = {link: i for i, link in enumerate(links)}
     return [float(matrix[row[p["link1"]]].multiply(matrix[row[p["link2"]]]).sum()) for p in pairs]
@@ -131,10 +132,11 @@ async def seeds_check(settings: StoriesSettings) -> dict[str, Any]:
         entry = FeedEntry(
             origin=Origin(kind="replay", id="seeds"), url=f"https://seeds/{path.name}"
         )
+        fields = ArticleFields(title=capture.title, language="en",
+                               published_at=capture.published_at)  # fmt: skip
         items.append(Article(entry=entry, url=entry.url, canonical_url=entry.url,
-                             title=capture.title, text=capture.text, fetched_at=FETCHED,
-                             extraction="ok", language="en",
-                             published_at=capture.published_at))  # fmt: skip
+                             text=capture.text, fetched_at=FETCHED, extraction="ok",
+                             fields=fields))  # fmt: skip
     stories, _ = await stream(items, settings)
     by_seed = {Path(url).name[:3]: story for url, story in stories.items()}
     izyum = by_seed["002"] == by_seed["003"]

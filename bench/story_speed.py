@@ -31,7 +31,7 @@ import structlog
 from bench.dedup_quality import corpus_bodies
 from bench.dedup_speed import rss_bytes
 from daemon.dedup.keys import content_hash, event_id
-from daemon.records import Article, FeedEntry, Origin, Verdict
+from daemon.records import Article, ArticleFields, FeedEntry, Origin, Verdict
 from daemon.settings import StoriesSettings
 from daemon.state.sqlite import Store
 from daemon.stories.index import Story
@@ -90,9 +90,9 @@ async def measure(
         url = f"https://new.example/{i}"
         entry = FeedEntry(origin=Origin(kind="replay", id="bench"), url=url)
         at = now + timedelta(seconds=i)
-        item = Article(entry=entry, url=url, canonical_url=url, title=None, text=text,
-                       fetched_at=at, extraction="ok", language=language,
-                       published_at=at)  # fmt: skip
+        fields = ArticleFields(language=language, published_at=at)
+        item = Article(entry=entry, url=url, canonical_url=url, text=text,
+                       fetched_at=at, extraction="ok", fields=fields)  # fmt: skip
         own = event_id(url, content_hash(text))
         c0, w0 = time.process_time(), time.perf_counter()
         verdict = await teller.decide(item, Verdict("new", own), own)
