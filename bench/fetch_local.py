@@ -1,6 +1,6 @@
 """Benchmark of the fetch layer against a local HTTP server (no corpora needed).
 
-Prints a table: requests/s through `HttpFetcher` (guard + politeness + capped decoding) next to
+Prints a table: requests/s through `PoliteClient` (guard + politeness + capped decoding) next to
 a bare `httpx.AsyncClient`, and the time and peak Python memory to refuse a gzip bomb.
 
     PYTHONPATH=. python bench/fetch_local.py --requests 2000 --concurrency 16
@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from daemon.errors import FetchError
-from daemon.fetch.client import HttpFetcher
+from daemon.fetch.client import PoliteClient
 from daemon.settings import FetchSettings
 from tests.httpserver import HttpServer, Reply
 
@@ -51,7 +51,7 @@ async def _rate(get: Callable[[str], Awaitable[object]], urls: list[str], width:
 
 async def _throughput(server: HttpServer, n: int, width: int) -> tuple[float, float]:
     urls = [server.url(f"/page?{i}") for i in range(n)]
-    async with HttpFetcher(_settings()) as fetcher:
+    async with PoliteClient(_settings()) as fetcher:
         ours = await _rate(lambda u: fetcher.get(u, kind="page"), urls, width)
     async with httpx.AsyncClient() as client:
         bare = await _rate(client.get, urls, width)
@@ -59,7 +59,7 @@ async def _throughput(server: HttpServer, n: int, width: int) -> tuple[float, fl
 
 
 async def _bomb(server: HttpServer, cap: int) -> tuple[float, float, str]:
-    async with HttpFetcher(_settings(max_decompressed_bytes=cap)) as fetcher:
+    async with PoliteClient(_settings(max_decompressed_bytes=cap)) as fetcher:
         tracemalloc.start()
         started = time.perf_counter()
         try:
@@ -86,7 +86,7 @@ async def main() -> None:
         ours, bare = await _throughput(server, args.requests, args.concurrency)
         elapsed, peak_mb, outcome = await _bomb(server, cap=20_000_000)
     print(f"{'measure':<44} {'value':>12}")
-    print(f"{'HttpFetcher req/s (gzip page, local)':<44} {ours:>12.0f}")
+    print(f"{'PoliteClient req/s (gzip page, local)':<44} {ours:>12.0f}")
     print(f"{'bare httpx.AsyncClient req/s (same)':<44} {bare:>12.0f}")
     print(f"{f'gzip bomb {args.bomb_mb} MB as {len(bomb) // 1000} KB: outcome':<44} {outcome:>12}")
     print(f"{'  time to refuse (s)':<44} {elapsed:>12.3f}")

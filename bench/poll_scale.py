@@ -3,7 +3,7 @@
 The server runs in a separate process (a raw asyncio HTTP/1.1 server with keep-alive) and listens
 on many loopback addresses 127.0.x.y, so the per-domain politeness of the real fetcher (one
 domain per address) does not serialise the feeds.  The polling process runs the real `Poller`,
-the real guarded `HttpFetcher` (127.0.0.0/8 allowed) and the feed state in SQLite; `emit`
+the real guarded `PoliteClient` (127.0.0.0/8 allowed) and the feed state in SQLite; `emit`
 settles every entry as done at once (an instantly acknowledging pipeline).
 
 Rounds: `cold` (first poll of every feed: all 200, parsed, every entry emitted), `304` (nothing
@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 import structlog
 
 from daemon import eventloop
-from daemon.fetch.client import HttpFetcher
+from daemon.fetch.client import PoliteClient
 from daemon.records import FeedEntry, FeedSpec
 from daemon.settings import FetchSettings, PollSettings
 from daemon.sources import feedparse
@@ -211,7 +211,7 @@ async def poll(
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.in_dir(Path(tmp))
         await store.open()
-        async with HttpFetcher(fetch_settings) as fetcher:
+        async with PoliteClient(fetch_settings) as fetcher:
             repo = FeedStateRepo(store)
             poller = Poller(settings, specs, fetcher, repo, settle_at_once)
             rows = [await timed_round(poller, "cold (all 200)", args.feeds, servers)]

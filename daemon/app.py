@@ -39,8 +39,8 @@ from daemon.dedup.deduper import Deduper
 from daemon.errors import ConfigError, NewsdError, SinkError, UsageError, WorkerDied
 from daemon.extract.command import extract_paths
 from daemon.extract.extractor import Extractor
-from daemon.fetch.client import HttpFetcher
-from daemon.fetch.fetcher import Fetcher
+from daemon.fetch.client import PoliteClient
+from daemon.fetch.pages import PageFetcher
 from daemon.observability import health
 from daemon.observability import ops as opsview
 from daemon.observability.logging import configure, set_level
@@ -74,7 +74,7 @@ class Runtime:
     settings: Settings
     store: Store
     sink: Sink
-    http: HttpFetcher
+    http: PoliteClient
     pipeline: Pipeline
     metrics: Metrics
     extractor: Extractor
@@ -97,7 +97,7 @@ async def runtime(
         await sink.start()
         stack.push_async_callback(sink.close)
         archive = await _archive(settings, stack)
-        http = HttpFetcher(settings.fetch, on_response=archive.record if archive else None)
+        http = PoliteClient(settings.fetch, on_response=archive.record if archive else None)
         stack.push_async_callback(http.aclose)
         metrics = Metrics()
         extractor = Extractor(settings.extract, metrics=metrics)
@@ -111,7 +111,7 @@ async def runtime(
         storyteller = await _storyteller(settings, store, stack)
         pipeline = Pipeline(
             settings.pipeline,
-            fetcher=Fetcher(settings.fetch, http),
+            fetcher=PageFetcher(settings.fetch, http),
             extractor=extractor,
             deduper=deduper,
             sink=sink,

@@ -40,7 +40,7 @@ from daemon.extract.language import detect_language
 from daemon.extract.pool import ExtractPool
 from daemon.extract.sitename import clean_site_name, strip_site_suffix, url_section
 from daemon.extract.work import TEASER_CHARS, Extracted, extract_html, extract_text
-from daemon.fetch.http import content_charset
+from daemon.fetch.contract import content_charset
 from daemon.observability.metrics import Metrics
 from daemon.records import (
     Access,

@@ -1,4 +1,4 @@
-"""`HttpFetcher`: the one safe, polite HTTP client of the daemon (implements `Fetch`).
+"""`PoliteClient`: the one safe, polite HTTP client of the daemon (implements `HttpClient`).
 
 What a `get` promises:
 - Only http/https URLs, and only public addresses (or `fetch.allow_private_networks`).  The
@@ -30,7 +30,7 @@ What a `get` promises:
     blocked_address      no          `BlockedAddress`: the SSRF guard refused the target
 
 The layers, each with one concern (the hot path of a feed poll runs through all of them):
-`HttpFetcher` (redirects, deadline, caps, politeness) → the transport, built in one place
+`PoliteClient` (redirects, deadline, caps, politeness) → the transport, built in one place
 (`daemon/fetch/transport/build.py`): `wire.py` (httpcore requests built without an httpx
 client) → `OriginPool` (keep-alive per origin, O(1) per request; or httpcore's stock pool,
 `fetch.pool = "httpcore"`) → `GuardedBackend` (resolve, vet, connect to the vetted IP; or
@@ -52,10 +52,10 @@ import structlog
 
 from daemon import __version__
 from daemon.errors import BlockedAddress, FetchError
+from daemon.fetch.contract import Hop, HttpResponse, RequestKind
 from daemon.fetch.decoding import BodyReader
 from daemon.fetch.guard import AddressPolicy, parse_address, scheme_refusal
 from daemon.fetch.hosts import Politeness
-from daemon.fetch.http import Hop, HttpResponse, RequestKind
 from daemon.fetch.transport.build import transport_for
 from daemon.fetch.transport.guarded import GuardedTransport, Resolve, system_resolve
 from daemon.fetch.transport.wire import (
@@ -97,7 +97,7 @@ def _fixed_headers(settings: FetchSettings, kind: RequestKind) -> RawHeaders:
     ]
 
 
-class HttpFetcher:
+class PoliteClient:
     """GET one URL safely and politely; see the module docstring for the promises.
 
     `politeness` defaults to one built from `settings` (share ONE instance between feed polls and
@@ -140,7 +140,7 @@ class HttpFetcher:
         """The politeness budget this client spends (share it with other fetching code)."""
         return self._politeness
 
-    async def __aenter__(self) -> HttpFetcher:
+    async def __aenter__(self) -> PoliteClient:
         return self
 
     async def __aexit__(
@@ -158,7 +158,7 @@ class HttpFetcher:
     async def get(
         self, url: str, *, kind: RequestKind, headers: Mapping[str, str] | None = None
     ) -> HttpResponse:
-        """GET `url`, following redirects; see `Fetch.get`."""
+        """GET `url`, following redirects; see `HttpClient.get`."""
         hops: list[Hop] = []
         current = url
         while True:

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from protego import Protego
 
 from daemon.errors import BlockedAddress, FetchError
-from daemon.fetch.http import Fetch, HttpResponse
+from daemon.fetch.contract import HttpClient, HttpResponse
 from daemon.settings import FetchSettings
 
 ROBOTS_AGENT = "newsd"
@@ -56,7 +56,7 @@ class Robots:
 
     def __init__(
         self,
-        http: Fetch,
+        http: HttpClient,
         settings: FetchSettings,
         *,
         max_origins: int = 4096,

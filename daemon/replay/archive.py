@@ -40,7 +40,7 @@ from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
 from daemon import __version__
-from daemon.fetch.http import HttpResponse
+from daemon.fetch.contract import HttpResponse
 from daemon.replay.warc import KIND_HEADER, REQUESTED_URI_HEADER
 from daemon.settings import ArchiveSettings
 

@@ -29,7 +29,7 @@ import structlog
 from structlog.typing import FilteringBoundLogger
 
 from daemon.errors import FeedError, FetchError
-from daemon.fetch.http import Fetch, Hop, HttpResponse
+from daemon.fetch.contract import Hop, HttpClient, HttpResponse
 from daemon.records import FeedEntry, FeedSpec, Origin
 from daemon.settings import PollSettings
 from daemon.sources import schedule
@@ -75,7 +75,7 @@ class FeedPoll:
     def __init__(
         self,
         settings: PollSettings,
-        fetch: Fetch,
+        fetch: HttpClient,
         repo: FeedStateRepo,
         book: CursorBook,
         emit: Emit,

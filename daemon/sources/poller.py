@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-from daemon.fetch.http import Fetch
+from daemon.fetch.contract import HttpClient
 from daemon.records import FeedSpec
 from daemon.settings import PollSettings
 from daemon.sources.cursor import CursorBook
@@ -41,7 +41,7 @@ class Poller:
         self,
         settings: PollSettings,
         feeds: Sequence[FeedSpec],
-        fetch: Fetch,
+        fetch: HttpClient,
         state: FeedStateRepo,
         emit: Emit,
         *,

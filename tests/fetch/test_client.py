@@ -1,4 +1,4 @@
-"""HttpFetcher against a real HTTP server on 127.0.0.1."""
+"""PoliteClient against a real HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 
 from daemon import __version__
 from daemon.errors import BlockedAddress, FetchError
-from daemon.fetch.client import HttpFetcher
-from daemon.fetch.http import Hop, HttpResponse, RequestKind
+from daemon.fetch.client import PoliteClient
+from daemon.fetch.contract import Hop, HttpResponse, RequestKind
 from daemon.settings import TimeoutSettings
 from tests.fetch.support import fetch_settings
 from tests.httpserver import HttpServer, Reply
@@ -20,7 +20,7 @@ from tests.httpserver import HttpServer, Reply
 async def test_get_returns_status_headers_body_and_honest_user_agent(server: HttpServer) -> None:
     """A plain GET returns the body, lower-cased headers, and sends newsd's User-Agent."""
     server.route("/a", Reply(body=b"hello", headers={"Content-Type": "text/html; charset=utf-8"}))
-    async with HttpFetcher(fetch_settings()) as http:
+    async with PoliteClient(fetch_settings()) as http:
         response = await http.get(server.url("/a"), kind="page")
     assert (response.status, response.body, response.content_type) == (200, b"hello", "text/html")
     assert response.final_url == server.url("/a") and response.redirects == ()
@@ -32,7 +32,7 @@ async def test_get_returns_status_headers_body_and_honest_user_agent(server: Htt
 async def test_error_statuses_are_returned_not_raised(server: HttpServer) -> None:
     """A 410 is a response for the caller to judge, not an exception."""
     server.route("/gone", Reply(status=410, body=b"gone"))
-    async with HttpFetcher(fetch_settings()) as http:
+    async with PoliteClient(fetch_settings()) as http:
         response = await http.get(server.url("/gone"), kind="feed")
     assert response.status == 410
 
@@ -40,7 +40,7 @@ async def test_error_statuses_are_returned_not_raised(server: HttpServer) -> Non
 async def test_conditional_headers_are_sent(server: HttpServer) -> None:
     """Caller headers (If-None-Match) reach the server and a 304 comes back as a response."""
     server.route("/feed", Reply(status=304))
-    async with HttpFetcher(fetch_settings()) as http:
+    async with PoliteClient(fetch_settings()) as http:
         response = await http.get(
             server.url("/feed"), kind="feed", headers={"If-None-Match": '"x"'}
         )
@@ -52,7 +52,7 @@ async def test_slow_server_times_out(server: HttpServer) -> None:
     """A server that answers after the read timeout gives FetchError('timeout'), retryable."""
     server.route("/slow", Reply(delay=1.5, body=b"late"))
     settings = fetch_settings(timeout=TimeoutSettings(connect=1.0, read=0.3, total=5.0))
-    async with HttpFetcher(settings) as http:
+    async with PoliteClient(settings) as http:
         started = time.monotonic()
         with pytest.raises(FetchError) as caught:
             await http.get(server.url("/slow"), kind="page")
@@ -64,7 +64,7 @@ async def test_trickling_body_hits_the_total_deadline(server: HttpServer) -> Non
     """Chunks arriving within the read timeout still cannot outlast the total deadline."""
     server.route("/trickle", Reply(body=b"x" * 40, chunk_size=1, chunk_delay=0.1))
     settings = fetch_settings(timeout=TimeoutSettings(connect=1.0, read=1.0, total=0.8))
-    async with HttpFetcher(settings) as http:
+    async with PoliteClient(settings) as http:
         started = time.monotonic()
         with pytest.raises(FetchError) as caught:
             await http.get(server.url("/trickle"), kind="page")
@@ -76,7 +76,7 @@ async def test_oversized_body_is_too_large(server: HttpServer) -> None:
     """A body over max_body_bytes is refused, with or without a Content-Length."""
     server.route("/big", Reply(body=b"x" * 50_000))
     server.route("/big-chunked", Reply(body=b"x" * 50_000, chunk_size=4096))
-    async with HttpFetcher(fetch_settings(max_body_bytes=10_000)) as http:
+    async with PoliteClient(fetch_settings(max_body_bytes=10_000)) as http:
         for path in ("/big", "/big-chunked"):
             with pytest.raises(FetchError) as caught:
                 await http.get(server.url(path), kind="page")
@@ -86,7 +86,7 @@ async def test_oversized_body_is_too_large(server: HttpServer) -> None:
 async def test_gzip_body_is_decoded(server: HttpServer) -> None:
     """A gzip-encoded body arrives decoded."""
     server.route("/z", Reply(body=b"<html>" + b"a" * 5000, gzip=True))
-    async with HttpFetcher(fetch_settings()) as http:
+    async with PoliteClient(fetch_settings()) as http:
         response = await http.get(server.url("/z"), kind="page")
     assert response.body == b"<html>" + b"a" * 5000
 
@@ -96,7 +96,7 @@ async def test_raw_deflate_body_is_decoded(server: HttpServer) -> None:
     raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)
     body = raw.compress(b"hello deflate") + raw.flush()
     server.route("/d", Reply(body=body, headers={"Content-Encoding": "deflate"}))
-    async with HttpFetcher(fetch_settings()) as http:
+    async with PoliteClient(fetch_settings()) as http:
         response = await http.get(server.url("/d"), kind="page")
     assert response.body == b"hello deflate"
 
@@ -107,7 +107,7 @@ async def test_gzip_bomb_is_refused_fast(server: HttpServer) -> None:
     assert len(bomb) < 20_000
     server.route("/bomb", Reply(body=bomb, headers={"Content-Encoding": "gzip"}))
     settings = fetch_settings(max_decompressed_bytes=1_000_000)
-    async with HttpFetcher(settings) as http:
+    async with PoliteClient(settings) as http:
         started = time.monotonic()
         with pytest.raises(FetchError) as caught:
             await http.get(server.url("/bomb"), kind="page")
@@ -118,7 +118,7 @@ async def test_gzip_bomb_is_refused_fast(server: HttpServer) -> None:
 async def test_unknown_content_encoding_is_refused(server: HttpServer) -> None:
     """A Content-Encoding we cannot decode is a bad_encoding error, not garbage bytes."""
     server.route("/br", Reply(body=b"\x1b\x00", headers={"Content-Encoding": "br"}))
-    async with HttpFetcher(fetch_settings()) as http:
+    async with PoliteClient(fetch_settings()) as http:
         with pytest.raises(FetchError) as caught:
             await http.get(server.url("/br"), kind="page")
     assert caught.value.reason == "bad_encoding"
@@ -130,7 +130,7 @@ async def test_redirect_chain_is_recorded_with_statuses(server: HttpServer) -> N
     server.route("/two", Reply(status=302, headers={"Location": server.url("/three")}))
     server.route("/three", Reply(status=308, headers={"Location": "four"}))
     server.route("/four", Reply(body=b"done"))
-    async with HttpFetcher(fetch_settings()) as http:
+    async with PoliteClient(fetch_settings()) as http:
         response = await http.get(server.url("/one"), kind="feed")
     assert response.body == b"done" and response.final_url == server.url("/four")
     assert response.url == server.url("/one")
@@ -144,7 +144,7 @@ async def test_redirect_chain_is_recorded_with_statuses(server: HttpServer) -> N
 async def test_too_many_redirects(server: HttpServer) -> None:
     """A redirect loop stops after max_redirects with FetchError('too_many_redirects')."""
     server.route("/loop", Reply(status=302, headers={"Location": "/loop"}))
-    async with HttpFetcher(fetch_settings(max_redirects=3)) as http:
+    async with PoliteClient(fetch_settings(max_redirects=3)) as http:
         with pytest.raises(FetchError) as caught:
             await http.get(server.url("/loop"), kind="page")
     assert caught.value.reason == "too_many_redirects"
@@ -154,7 +154,7 @@ async def test_too_many_redirects(server: HttpServer) -> None:
 async def test_redirect_to_cloud_metadata_is_blocked(server: HttpServer) -> None:
     """A redirect to http://169.254.169.254/ is refused with BlockedAddress, never fetched."""
     server.route("/r", Reply(status=302, headers={"Location": "http://169.254.169.254/latest/"}))
-    async with HttpFetcher(fetch_settings()) as http:
+    async with PoliteClient(fetch_settings()) as http:
         with pytest.raises(BlockedAddress):
             await http.get(server.url("/r"), kind="page")
 
@@ -162,7 +162,7 @@ async def test_redirect_to_cloud_metadata_is_blocked(server: HttpServer) -> None
 async def test_redirect_to_other_scheme_is_bad_scheme(server: HttpServer) -> None:
     """A redirect to file:// or ftp:// is refused as bad_scheme."""
     server.route("/r", Reply(status=302, headers={"Location": "file:///etc/passwd"}))
-    async with HttpFetcher(fetch_settings()) as http:
+    async with PoliteClient(fetch_settings()) as http:
         with pytest.raises(FetchError) as caught:
             await http.get(server.url("/r"), kind="page")
     assert caught.value.reason == "bad_scheme"
@@ -171,7 +171,7 @@ async def test_redirect_to_other_scheme_is_bad_scheme(server: HttpServer) -> Non
 async def test_loopback_is_refused_by_default(server: HttpServer) -> None:
     """Without an allow-list, 127.0.0.1 and a name resolving to loopback are both refused."""
     server.route("/a", Reply(body=b"secret"))
-    async with HttpFetcher(fetch_settings(allow_private_networks=[])) as http:
+    async with PoliteClient(fetch_settings(allow_private_networks=[])) as http:
         for url in (server.url("/a"), server.url("/a", host="localhost")):
             with pytest.raises(BlockedAddress):
                 await http.get(url, kind="page")
@@ -182,7 +182,7 @@ async def test_localhost_allowed_when_loopback_is_allow_listed(server: HttpServe
     """`localhost` is reached once 127.0.0.1/32 and ::1/128 are allow-listed."""
     server.route("/a", Reply(body=b"ok"))
     settings = fetch_settings(allow_private_networks=["127.0.0.1/32", "::1/128"])
-    async with HttpFetcher(settings) as http:
+    async with PoliteClient(settings) as http:
         response = await http.get(server.url("/a", host="localhost"), kind="page")
     assert response.body == b"ok"
 
@@ -194,7 +194,7 @@ async def test_check_happens_at_connect_time_on_resolved_address(server: HttpSer
     async def rebinding(host: str, port: int) -> list[str]:
         return ["10.0.0.7"] if host == "news.example.com" else ["127.0.0.1"]
 
-    async with HttpFetcher(fetch_settings(), resolve=rebinding) as http:
+    async with PoliteClient(fetch_settings(), resolve=rebinding) as http:
         with pytest.raises(BlockedAddress) as caught:
             await http.get(f"http://news.example.com:{server.port}/a", kind="page")
         ok = await http.get(f"http://other.example.org:{server.port}/a", kind="page")
@@ -207,7 +207,7 @@ async def test_connection_refused_is_connect_error() -> None:
     """Nothing listening: FetchError('connect_error'), retryable."""
     with HttpServer() as gone:
         url = gone.url("/a")
-    async with HttpFetcher(fetch_settings()) as http:
+    async with PoliteClient(fetch_settings()) as http:
         with pytest.raises(FetchError) as caught:
             await http.get(url, kind="page")
     assert caught.value.reason == "connect_error" and caught.value.retryable
@@ -223,7 +223,7 @@ async def test_on_response_sees_every_hop(server: HttpServer) -> None:
         seen.append((response.status, kind))
         raise RuntimeError("archive full")  # must not fail the fetch
 
-    async with HttpFetcher(fetch_settings(), on_response=hook) as http:
+    async with PoliteClient(fetch_settings(), on_response=hook) as http:
         response = await http.get(server.url("/r"), kind="robots")
     assert response.status == 200
     assert seen == [(301, "robots"), (200, "robots")]
@@ -239,7 +239,7 @@ async def test_on_response_sees_every_hop(server: HttpServer) -> None:
 )
 async def test_malformed_urls_are_refused_before_any_request(url: str, reason: str) -> None:
     """Bad schemes and malformed URLs raise FetchError with their reason, not httpx errors."""
-    async with HttpFetcher(fetch_settings()) as http:
+    async with PoliteClient(fetch_settings()) as http:
         with pytest.raises(FetchError) as caught:
             await http.get(url, kind="page")
     assert caught.value.reason == reason and not caught.value.retryable

@@ -1,4 +1,4 @@
-"""HttpFetcher over IPv6 and TLS: the guard vets the IP while TLS still checks the host name."""
+"""PoliteClient over IPv6 and TLS: the guard vets the IP while TLS still checks the host name."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from daemon.errors import BlockedAddress, FetchError
-from daemon.fetch.client import HttpFetcher
+from daemon.fetch.client import PoliteClient
 from tests.fetch.support import fetch_settings
 from tests.httpserver import HttpServer, Reply
 
@@ -38,7 +38,7 @@ def server6() -> Iterator[HttpServer]:
 async def test_ipv6_loopback_refused_by_default(server6: HttpServer) -> None:
     """http://[::1]/ is refused without an allow-list, even with 127.0.0.1/32 allowed."""
     server6.route("/a", Reply(body=b"ok"))
-    async with HttpFetcher(fetch_settings()) as http:
+    async with PoliteClient(fetch_settings()) as http:
         with pytest.raises(BlockedAddress):
             await http.get(server6.url("/a"), kind="page")
     assert server6.hits() == []
@@ -47,7 +47,7 @@ async def test_ipv6_loopback_refused_by_default(server6: HttpServer) -> None:
 async def test_ipv6_loopback_allowed_when_listed(server6: HttpServer) -> None:
     """With ::1/128 allow-listed, http://[::1]/ is fetched."""
     server6.route("/a", Reply(body=b"ok"))
-    async with HttpFetcher(fetch_settings(allow_private_networks=["::1/128"])) as http:
+    async with PoliteClient(fetch_settings(allow_private_networks=["::1/128"])) as http:
         response = await http.get(server6.url("/a"), kind="page")
     assert response.body == b"ok"
 
@@ -81,7 +81,7 @@ def tls_server(certificate: tuple[Path, Path]) -> Iterator[HttpServer]:
 async def test_untrusted_certificate_is_tls_error(tls_server: HttpServer) -> None:
     """A self-signed certificate fails verification: FetchError('tls_error'), not retryable."""
     tls_server.route("/a", Reply(body=b"ok"))
-    async with HttpFetcher(fetch_settings()) as http:
+    async with PoliteClient(fetch_settings()) as http:
         with pytest.raises(FetchError) as caught:
             await http.get(tls_server.url("/a", host="localhost"), kind="page")
     assert caught.value.reason == "tls_error" and not caught.value.retryable
@@ -93,7 +93,7 @@ async def test_tls_verifies_the_host_name_while_connecting_to_the_vetted_ip(
     """https://localhost/ connects to the vetted 127.0.0.1, and the certificate is checked
     against `localhost` (SNI), so it verifies; the same server reached as 127.0.0.1 does not."""
     tls_server.route("/a", Reply(body=b"ok"))
-    async with HttpFetcher(fetch_settings(ca_bundle=certificate[0])) as http:
+    async with PoliteClient(fetch_settings(ca_bundle=certificate[0])) as http:
         response = await http.get(tls_server.url("/a", host="localhost"), kind="page")
         with pytest.raises(FetchError) as caught:
             await http.get(tls_server.url("/a"), kind="page")

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from daemon.fetch.client import HttpFetcher
+from daemon.fetch.client import PoliteClient
 from daemon.fetch.hosts import Politeness, domain_of, registrable_domain
 from tests.fetch.support import fetch_settings
 from tests.httpserver import Hit, HttpServer, Reply
@@ -26,7 +26,7 @@ async def test_requests_to_one_domain_are_spaced(server: HttpServer) -> None:
     """Three requests to one domain start at least per_domain_min_interval apart (server clock)."""
     server.route("/a", Reply(body=b"ok"))
     settings = fetch_settings(per_domain_min_interval=0.3)
-    async with HttpFetcher(settings) as http:
+    async with PoliteClient(settings) as http:
         await asyncio.gather(*(http.get(server.url(f"/a?{i}"), kind="page") for i in range(3)))
     starts = sorted(h.started for h in server.hits("/a"))
     gaps = [b - a for a, b in itertools.pairwise(starts)]
@@ -38,7 +38,7 @@ async def test_per_domain_concurrency_is_respected(server: HttpServer) -> None:
     """Eight slow requests to one domain never overlap more than per_domain_concurrency=2."""
     server.route("/slow", Reply(delay=0.15, body=b"ok"))
     settings = fetch_settings(per_domain_concurrency=2)
-    async with HttpFetcher(settings) as http:
+    async with PoliteClient(settings) as http:
         await asyncio.gather(*(http.get(server.url(f"/slow?{i}"), kind="page") for i in range(8)))
     hits = server.hits("/slow")
     assert len(hits) == 8
@@ -52,7 +52,7 @@ async def test_global_concurrency_caps_all_domains(server: HttpServer) -> None:
         global_concurrency=1, allow_private_networks=["127.0.0.1/32", "::1/128"]
     )
     urls = [server.url("/slow?a"), server.url("/slow?b", host="localhost")] * 2
-    async with HttpFetcher(settings) as http:
+    async with PoliteClient(settings) as http:
         await asyncio.gather(*(http.get(url, kind="page") for url in urls))
     assert _max_overlap(server.hits("/slow")) == 1
 
@@ -60,7 +60,7 @@ async def test_global_concurrency_caps_all_domains(server: HttpServer) -> None:
 async def test_retry_after_pushes_the_domain_later(server: HttpServer) -> None:
     """A 429 with Retry-After: 1 delays the next request to that domain by about a second."""
     server.route("/limited", Reply(status=429, headers={"Retry-After": "1"}), Reply(body=b"ok"))
-    async with HttpFetcher(fetch_settings()) as http:
+    async with PoliteClient(fetch_settings()) as http:
         first = await http.get(server.url("/limited"), kind="feed")
         second = await http.get(server.url("/limited"), kind="feed")
     assert (first.status, second.status) == (429, 200)

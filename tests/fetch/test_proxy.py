@@ -12,7 +12,7 @@ import pytest
 import trustme
 
 from daemon.errors import BlockedAddress, ConfigError, FetchError
-from daemon.fetch.client import HttpFetcher
+from daemon.fetch.client import PoliteClient
 from daemon.fetch.transport.proxy import ProxyURL, connect_request
 from daemon.sinks.embedded import free_port
 from tests.connectproxy import ConnectProxy
@@ -48,7 +48,7 @@ async def test_fetches_go_through_the_proxy_which_is_exempt_from_the_guard(
     reuses the tunnel; the proxy's own address (127.0.0.2, not allow-listed) is reachable."""
     server.route("/a", Reply(body=b"first"))
     server.route("/b", Reply(body=b"second"))
-    async with HttpFetcher(fetch_settings(proxy=proxy.url)) as fetcher:
+    async with PoliteClient(fetch_settings(proxy=proxy.url)) as fetcher:
         first = await fetcher.get(server.url("/a"), kind="page")
         second = await fetcher.get(server.url("/b"), kind="page")
     assert (first.body, second.body) == (b"first", b"second")
@@ -63,12 +63,12 @@ async def test_a_proxied_request_to_a_private_address_is_still_refused(
     literal or a name resolving to one), or a redirect to one, never reaches the proxy."""
     server.route("/hop", Reply(status=302, headers={"Location": "http://10.1.2.3/internal"}))
     settings = fetch_settings(proxy=proxy.url, allow_private_networks=[])
-    async with HttpFetcher(settings) as fetcher:
+    async with PoliteClient(settings) as fetcher:
         for url in (server.url("/"), server.url("/", host="localhost")):
             with pytest.raises(BlockedAddress):
                 await fetcher.get(url, kind="page")
     assert proxy.requests == []
-    async with HttpFetcher(fetch_settings(proxy=proxy.url)) as fetcher:
+    async with PoliteClient(fetch_settings(proxy=proxy.url)) as fetcher:
         with pytest.raises(BlockedAddress):
             await fetcher.get(server.url("/hop"), kind="page")
     assert len(proxy.requests) == 1  # the first hop only
@@ -82,11 +82,11 @@ async def test_https_through_the_proxy_trusts_the_configured_ca_bundle(
     bundle = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(bundle))
     url = https_server.url("/feed.xml")
-    async with HttpFetcher(fetch_settings(proxy=proxy.url)) as fetcher:
+    async with PoliteClient(fetch_settings(proxy=proxy.url)) as fetcher:
         with pytest.raises(FetchError) as caught:
             await fetcher.get(url, kind="feed")
     assert caught.value.reason == "tls_error"
-    async with HttpFetcher(fetch_settings(proxy=proxy.url, ca_bundle=bundle)) as fetcher:
+    async with PoliteClient(fetch_settings(proxy=proxy.url, ca_bundle=bundle)) as fetcher:
         response = await fetcher.get(url, kind="feed")
     assert response.status == 200 and response.body == b"<rss/>"
     assert len(proxy.requests) == 2
@@ -99,11 +99,11 @@ async def test_ca_bundle_without_a_proxy_and_a_bad_bundle(
     naming the key when the client is built."""
     bundle = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(bundle))
-    async with HttpFetcher(fetch_settings(ca_bundle=bundle)) as fetcher:
+    async with PoliteClient(fetch_settings(ca_bundle=bundle)) as fetcher:
         assert (await fetcher.get(https_server.url("/feed.xml"), kind="feed")).status == 200
     (tmp_path / "bad.pem").write_text("nope")
     with pytest.raises(ConfigError) as caught:
-        HttpFetcher(fetch_settings(ca_bundle=tmp_path / "bad.pem"))
+        PoliteClient(fetch_settings(ca_bundle=tmp_path / "bad.pem"))
     assert caught.value.reason == "fetch.ca_bundle"
 
 
@@ -112,7 +112,7 @@ async def test_proxy_refusals_and_credentials(proxy: ConnectProxy) -> None:
     the destination (502) is a retryable `proxy_error`."""
     port = free_port()  # nobody listens there
     settings = fetch_settings(proxy=proxy.url.replace("http://", "http://me:p%40ss@"), retries=0)
-    async with HttpFetcher(settings) as fetcher:
+    async with PoliteClient(settings) as fetcher:
         with pytest.raises(FetchError) as caught:
             await fetcher.get(f"http://127.0.0.1:{port}/", kind="page")
     assert caught.value.reason == "proxy_error" and caught.value.retryable

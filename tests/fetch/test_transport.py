@@ -13,7 +13,7 @@ import pytest
 import trustme
 
 from daemon.errors import BlockedAddress
-from daemon.fetch.client import HttpFetcher
+from daemon.fetch.client import PoliteClient
 from daemon.fetch.transport.streams import AsyncioBackend
 from tests.connectproxy import ConnectProxy
 from tests.fetch.support import fetch_settings
@@ -41,7 +41,7 @@ async def test_both_pools_fetch_reuse_and_guard(pool: str, server: HttpServer) -
     refuses a private address."""
     server.route("/a", Reply(status=301, headers={"Location": "/b"}))
     server.route("/b", Reply(body=b"ok"))
-    async with HttpFetcher(fetch_settings(pool=pool)) as http:
+    async with PoliteClient(fetch_settings(pool=pool)) as http:
         first = await http.get(server.url("/a"), kind="page")
         second = await http.get(server.url("/b"), kind="page")
         with pytest.raises(BlockedAddress):
@@ -61,7 +61,7 @@ async def test_both_pools_tunnel_https_through_the_proxy(
     ca.cert_pem.write_to_path(str(bundle))
     with ConnectProxy("127.0.0.2") as proxy:
         settings = fetch_settings(pool=pool, proxy=proxy.url, ca_bundle=bundle)
-        async with HttpFetcher(settings) as http:
+        async with PoliteClient(settings) as http:
             response = await http.get(https_server.url("/f", host="localhost"), kind="feed")
     assert response.body == b"<rss/>"
     assert proxy.requests == [f"CONNECT 127.0.0.1:{https_server.port} HTTP/1.1"]

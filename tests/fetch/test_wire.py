@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from daemon.fetch.client import HttpFetcher
+from daemon.fetch.client import PoliteClient
 from daemon.fetch.transport.wire import decode_headers, request_headers
 from tests.fetch.support import fetch_settings
 from tests.httpserver import HttpServer, Reply
@@ -39,7 +39,7 @@ def test_received_headers_are_lower_cased_and_repeats_joined() -> None:
 async def test_server_sees_httpx_style_request_headers(server: HttpServer) -> None:
     """One Accept (the caller's wins), gzip/deflate, keep-alive, our User-Agent, and Host."""
     server.route("/a", Reply(body=b"ok"))
-    async with HttpFetcher(fetch_settings()) as http:
+    async with PoliteClient(fetch_settings()) as http:
         response = await http.get(server.url("/a"), kind="feed", headers={"Accept": "text/xml"})
     seen = server.hits("/a")[0].headers
     assert seen["accept"] == "text/xml"
@@ -52,7 +52,7 @@ async def test_latin1_etag_goes_back_unchanged(server: HttpServer) -> None:
     """A validator with a Latin-1 byte is returned decoded and sent back as the same byte."""
     etag = '"v\xe9-1"'
     server.route("/feed", Reply(headers={"ETag": etag}, body=b"x"), Reply(status=304))
-    async with HttpFetcher(fetch_settings()) as http:
+    async with PoliteClient(fetch_settings()) as http:
         first = await http.get(server.url("/feed"), kind="feed")
         again = await http.get(
             server.url("/feed"), kind="feed", headers={"If-None-Match": first.headers["etag"]}
@@ -68,6 +68,6 @@ async def test_any_httpx_transport_can_stand_in() -> None:
         return httpx.Response(200, headers={"X-Path": request.url.path}, content=b"mocked")
 
     settings = fetch_settings(allow_private_networks=[])
-    async with HttpFetcher(settings, transport=httpx.MockTransport(handler)) as http:
+    async with PoliteClient(settings, transport=httpx.MockTransport(handler)) as http:
         response = await http.get("https://news.example/feed?x=1", kind="feed")
     assert (response.status, response.body, response.headers["x-path"]) == (200, b"mocked", "/feed")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.fetch.http import HttpResponse
+from daemon.fetch.contract import HttpResponse
 from tests.conftest import CORPORA
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from pathlib import Path
 from warcio.archiveiterator import ArchiveIterator
 
 from daemon.dedup.keys import canonical_url, content_hash, event_id
-from daemon.fetch.http import Hop, HttpResponse
+from daemon.fetch.contract import Hop, HttpResponse
 from daemon.replay.archive import ArchiveWriter
 from daemon.replay.source import ReplaySource
 from daemon.settings import ArchiveSettings

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.fetch.client import HttpFetcher
+from daemon.fetch.client import PoliteClient
 from daemon.sources.feedstate import FeedStateRepo
 from daemon.state.sqlite import Store
 from tests.fetch.support import fetch_settings
@@ -41,7 +41,7 @@ async def repo(store: Store) -> FeedStateRepo:
 
 
 @pytest.fixture
-async def fetcher() -> AsyncIterator[HttpFetcher]:
+async def fetcher() -> AsyncIterator[PoliteClient]:
     """The real guarded client, allowing 127.0.0.1 only, without per-domain spacing."""
-    async with HttpFetcher(fetch_settings()) as client:
+    async with PoliteClient(fetch_settings()) as client:
         yield client

@@ -1,4 +1,4 @@
-"""The Poller against a real HTTP server on 127.0.0.1, through the real guarded HttpFetcher."""
+"""The Poller against a real HTTP server on 127.0.0.1, through the real guarded PoliteClient."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from daemon.fetch.client import HttpFetcher
+from daemon.fetch.client import PoliteClient
 from daemon.fetch.hosts import Politeness
 from daemon.records import FeedEntry, FeedSpec
 from daemon.settings import PollSettings
@@ -45,7 +45,7 @@ class Sink:
 
 def poller(
     feeds: Sequence[FeedSpec],
-    fetcher: HttpFetcher,
+    fetcher: PoliteClient,
     repo: FeedStateRepo,
     sink: Sink,
     **settings: Any,
@@ -76,7 +76,7 @@ def etag_server(etag: str, body: bytes) -> Any:
 
 
 async def test_not_modified_path_sends_validators_and_emits_nothing(
-    server: HttpServer, fetcher: HttpFetcher, repo: FeedStateRepo
+    server: HttpServer, fetcher: PoliteClient, repo: FeedStateRepo
 ) -> None:
     """The second poll is conditional; a 304 emits nothing and is counted as not_modified."""
     server.route("/feed.xml", etag_server('"v1"', rss(["a", "b"])))
@@ -90,7 +90,7 @@ async def test_not_modified_path_sends_validators_and_emits_nothing(
 
 
 async def test_same_etag_with_changed_body_is_caught_by_the_body_hash(
-    server: HttpServer, fetcher: HttpFetcher, repo: FeedStateRepo
+    server: HttpServer, fetcher: PoliteClient, repo: FeedStateRepo
 ) -> None:
     """A server that sends the same ETag with a new body (and 200): the new item is found."""
     same = {**RSS_TYPE, "ETag": '"same"'}
@@ -109,7 +109,7 @@ async def test_same_etag_with_changed_body_is_caught_by_the_body_hash(
 
 
 async def test_lying_304_is_caught_by_the_periodic_full_fetch(
-    server: HttpServer, fetcher: HttpFetcher, repo: FeedStateRepo
+    server: HttpServer, fetcher: PoliteClient, repo: FeedStateRepo
 ) -> None:
     """A server that answers 304 to any validator hides new items until a full fetch."""
     bodies = iter([rss(["a"]), rss(["b", "a"])])
@@ -131,7 +131,7 @@ async def test_lying_304_is_caught_by_the_periodic_full_fetch(
 
 @pytest.mark.parametrize("form", ["seconds", "http-date"])
 async def test_retry_after_is_honoured(
-    form: str, server: HttpServer, fetcher: HttpFetcher, repo: FeedStateRepo
+    form: str, server: HttpServer, fetcher: PoliteClient, repo: FeedStateRepo
 ) -> None:
     """429 with Retry-After (seconds or an HTTP date): the next poll is not sooner."""
     value = "7200"
@@ -155,7 +155,7 @@ async def test_rate_limit_storm_is_spread_by_jitter(status: int, repo: FeedState
     with HttpServer() as server:
         server.route("/feed.xml", Reply(status=status, headers={"Retry-After": "120"}))
         feeds = [feed(server, f"/feed.xml?n={i}", f"f{i}") for i in range(40)]
-        async with HttpFetcher(settings, politeness=politeness) as client:
+        async with PoliteClient(settings, politeness=politeness) as client:
             p = poller(feeds, client, repo, Sink())
             await p.run_once()
     times = [s.next_poll_at for s in p.states.values()]
@@ -165,7 +165,7 @@ async def test_rate_limit_storm_is_spread_by_jitter(status: int, repo: FeedState
 
 
 async def test_errors_back_off_but_never_abandon(
-    server: HttpServer, fetcher: HttpFetcher, repo: FeedStateRepo
+    server: HttpServer, fetcher: PoliteClient, repo: FeedStateRepo
 ) -> None:
     """Repeated 500s grow the delay up to the cap; the feed stays scheduled, not retired."""
     server.route("/feed.xml", Reply(status=500))
@@ -180,7 +180,7 @@ async def test_errors_back_off_but_never_abandon(
 
 
 async def test_only_consistent_permanent_redirects_move_the_feed(
-    server: HttpServer, fetcher: HttpFetcher, repo: FeedStateRepo
+    server: HttpServer, fetcher: PoliteClient, repo: FeedStateRepo
 ) -> None:
     """302s never rewrite; K consecutive 301s do, and the old URL is kept as an alias."""
     server.route("/new.xml", Reply(body=rss(["a"]), headers=RSS_TYPE))
@@ -211,7 +211,7 @@ async def test_only_consistent_permanent_redirects_move_the_feed(
 
 
 async def test_410_retires_the_feed(
-    server: HttpServer, fetcher: HttpFetcher, repo: FeedStateRepo
+    server: HttpServer, fetcher: PoliteClient, repo: FeedStateRepo
 ) -> None:
     """410 Gone retires the feed with a logged event; it is not polled again."""
     server.route("/feed.xml", Reply(status=410))
@@ -226,7 +226,7 @@ async def test_410_retires_the_feed(
 
 
 async def test_html_error_page_is_a_counted_error_not_zero_items(
-    server: HttpServer, fetcher: HttpFetcher, repo: FeedStateRepo
+    server: HttpServer, fetcher: PoliteClient, repo: FeedStateRepo
 ) -> None:
     """An HTML page served with 200 where the feed was is `not_a_feed`, and backs off."""
     page = (FIXTURES / "html_page_not_a_feed.html").read_bytes()
@@ -241,7 +241,7 @@ async def test_html_error_page_is_a_counted_error_not_zero_items(
 
 
 async def test_updated_entries_flow_on_as_updates(
-    server: HttpServer, fetcher: HttpFetcher, repo: FeedStateRepo
+    server: HttpServer, fetcher: PoliteClient, repo: FeedStateRepo
 ) -> None:
     """A known GUID whose `updated` changed is emitted again with is_update=True."""
     server.route(
@@ -258,7 +258,7 @@ async def test_updated_entries_flow_on_as_updates(
 
 
 async def test_unpublished_entries_are_emitted_again_and_hold_the_cursor(
-    server: HttpServer, fetcher: HttpFetcher, repo: FeedStateRepo
+    server: HttpServer, fetcher: PoliteClient, repo: FeedStateRepo
 ) -> None:
     """Settled not done: the entry comes again next poll, which is unconditional."""
     server.route("/feed.xml", etag_server('"v1"', rss(["a", "b"])))
@@ -276,7 +276,7 @@ async def test_unpublished_entries_are_emitted_again_and_hold_the_cursor(
 
 
 async def test_entries_in_flight_are_not_emitted_twice(
-    server: HttpServer, fetcher: HttpFetcher, repo: FeedStateRepo
+    server: HttpServer, fetcher: PoliteClient, repo: FeedStateRepo
 ) -> None:
     """An overlapping poll skips entries still awaiting the broker; they count once settled."""
     server.route("/feed.xml", Reply(body=rss(["a"]), headers=RSS_TYPE))
@@ -301,7 +301,7 @@ async def test_state_survives_a_restart(server: HttpServer, tmp_path: Path) -> N
         await store.open()
         repo = FeedStateRepo(store)
         sink = Sink()
-        async with HttpFetcher(fetch_settings()) as client:
+        async with PoliteClient(fetch_settings()) as client:
             p = poller([spec], client, repo, sink)
             await p.run_once()
         await p.close()
@@ -311,7 +311,7 @@ async def test_state_survives_a_restart(server: HttpServer, tmp_path: Path) -> N
 
 
 async def test_run_polls_due_feeds_until_stopped(
-    server: HttpServer, fetcher: HttpFetcher, repo: FeedStateRepo
+    server: HttpServer, fetcher: PoliteClient, repo: FeedStateRepo
 ) -> None:
     """`run` polls every due feed, then waits for the schedule; `stop` ends it cleanly."""
     server.route("/feed.xml", Reply(body=rss(["a"]), headers=RSS_TYPE))
@@ -327,7 +327,7 @@ async def test_run_polls_due_feeds_until_stopped(
 
 
 async def test_cursor_never_moves_past_entries_still_in_flight(
-    server: HttpServer, fetcher: HttpFetcher, repo: FeedStateRepo
+    server: HttpServer, fetcher: PoliteClient, repo: FeedStateRepo
 ) -> None:
     """A poll that finds every entry still in flight stores no cursor (body hash, ETag) until
     they are all done, so a crash meanwhile cannot hide them behind an unchanged feed."""
@@ -350,7 +350,7 @@ async def test_cursor_never_moves_past_entries_still_in_flight(
 
 
 async def test_an_overlapping_poll_does_not_store_its_cursor_before_older_entries_are_done(
-    server: HttpServer, fetcher: HttpFetcher, repo: FeedStateRepo
+    server: HttpServer, fetcher: PoliteClient, repo: FeedStateRepo
 ) -> None:
     """Entries of a later poll done first do not move the cursor while an earlier poll's
     entry is still out; an entry settled not done keeps it empty until offered again."""

@@ -145,9 +145,9 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     """An httpx transport over a pool whose connections go through `GuardedBackend` (build it
     with `daemon.fetch.transport.build.transport_for`).
 
-    `HttpFetcher` sends through `send_core` (httpcore requests, no httpx models per request);
+    `PoliteClient` sends through `send_core` (httpcore requests, no httpx models per request);
     `handle_async_request` serves anything that wants an httpx transport.  httpcore exceptions
-    escape as they are and are translated by `HttpFetcher` (with httpx's).
+    escape as they are and are translated by `PoliteClient` (with httpx's).
     """
 
     def __init__(self, pool: Pool) -> None:

@@ -1,6 +1,6 @@
 """Requests and responses at the httpcore level, built without an `httpx.AsyncClient`.
 
-`HttpFetcher` does its own redirects, timeouts, caps and decoding, so the client layer of httpx
+`PoliteClient` does its own redirects, timeouts, caps and decoding, so the client layer of httpx
 (request building, auth, cookies, redirect and event-hook machinery, response models) was pure
 per-request overhead.  URLs are still parsed (IDNA, percent-encoding) by `httpx.URL`; headers are
 sent as httpx would send them (Host, Accept, Accept-Encoding, Connection, User-Agent, then the

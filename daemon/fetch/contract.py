@@ -1,7 +1,7 @@
 """The HTTP contract every fetching stage uses (feeds, article pages, robots.txt).
 
-`HttpFetcher` (in `daemon/fetch/client.py`) implements `Fetch`: it is the one safe, polite client
-of the daemon.  Callers get an `HttpResponse` or a `FetchError`; they never see httpx.
+`PoliteClient` (in `daemon/fetch/client.py`) implements `HttpClient`: it is the one safe, polite
+client of the daemon.  Callers get an `HttpResponse` or a `FetchError`; they never see httpx.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class HttpResponse:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-class Fetch(Protocol):
+class HttpClient(Protocol):
     """GET one URL politely and safely.
 
     Raises `FetchError` (or `BlockedAddress`) for transport failures, refused addresses, bodies

@@ -1,4 +1,4 @@
-"""The Fetcher stage and robots.txt, against a real HTTP server on 127.0.0.1."""
+"""The PageFetcher stage and robots.txt, against a real HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from daemon.errors import BlockedAddress, FetchError
-from daemon.fetch.client import HttpFetcher
-from daemon.fetch.fetcher import Fetcher, page_kind
+from daemon.fetch.client import PoliteClient
+from daemon.fetch.pages import PageFetcher, page_kind
 from daemon.fetch.robots import Robots, origin_of
 from daemon.records import FeedEntry, Origin
 from daemon.retry import Backoff
@@ -24,8 +24,8 @@ ROBOTS = b"User-agent: *\nDisallow: /private/\n\nUser-agent: newsd\nDisallow: /n
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[HttpFetcher]:
-    async with HttpFetcher(fetch_settings()) as client:
+async def http() -> AsyncIterator[PoliteClient]:
+    async with PoliteClient(fetch_settings()) as client:
         yield client
 
 
@@ -33,9 +33,9 @@ def entry(url: str) -> FeedEntry:
     return FeedEntry(origin=Origin("feed", "test"), url=url)
 
 
-def fetcher(http: HttpFetcher, **overrides: Any) -> Fetcher:
+def fetcher(http: PoliteClient, **overrides: Any) -> PageFetcher:
     settings = fetch_settings(**overrides)
-    return Fetcher(
+    return PageFetcher(
         settings,
         http,
         backoff=Backoff(retries=settings.retries, base=0.01, cap=1.0),
@@ -43,7 +43,7 @@ def fetcher(http: HttpFetcher, **overrides: Any) -> Fetcher:
     )
 
 
-async def test_html_page_is_fetched(server: HttpServer, http: HttpFetcher) -> None:
+async def test_html_page_is_fetched(server: HttpServer, http: PoliteClient) -> None:
     """A 200 text/html page comes back with its body and no failure."""
     server.route("/robots.txt", Reply(status=404))
     server.route("/a", Reply(body=b"<html><p>story</p></html>", headers=HTML))
@@ -56,7 +56,7 @@ async def test_html_page_is_fetched(server: HttpServer, http: HttpFetcher) -> No
     )
 
 
-async def test_text_plain_page_is_a_text_capture(server: HttpServer, http: HttpFetcher) -> None:
+async def test_text_plain_page_is_a_text_capture(server: HttpServer, http: PoliteClient) -> None:
     """A text/plain page is kept as a plain-text capture, not refused as not_html."""
     server.route("/robots.txt", Reply(status=404))
     server.route(
@@ -67,7 +67,7 @@ async def test_text_plain_page_is_a_text_capture(server: HttpServer, http: HttpF
     assert page.body == b"Title\n\nBody line."
 
 
-async def test_other_content_type_is_not_html(server: HttpServer, http: HttpFetcher) -> None:
+async def test_other_content_type_is_not_html(server: HttpServer, http: PoliteClient) -> None:
     """A PDF is returned as failure='not_html' without its body."""
     server.route("/robots.txt", Reply(status=404))
     server.route("/a.pdf", Reply(body=b"%PDF-1.7", headers={"Content-Type": "application/pdf"}))
@@ -76,7 +76,7 @@ async def test_other_content_type_is_not_html(server: HttpServer, http: HttpFetc
 
 
 @pytest.mark.parametrize("status", [401, 403, 429])
-async def test_refusals_are_blocked(server: HttpServer, http: HttpFetcher, status: int) -> None:
+async def test_refusals_are_blocked(server: HttpServer, http: PoliteClient, status: int) -> None:
     """401, 403 and 429 give failure='blocked' with the status, and are not retried."""
     server.route("/robots.txt", Reply(status=404))
     server.route("/a", Reply(status=status, headers=HTML))
@@ -85,7 +85,7 @@ async def test_refusals_are_blocked(server: HttpServer, http: HttpFetcher, statu
     assert len(server.hits("/a")) == 1
 
 
-async def test_robots_disallow_is_blocked(server: HttpServer, http: HttpFetcher) -> None:
+async def test_robots_disallow_is_blocked(server: HttpServer, http: PoliteClient) -> None:
     """A path robots.txt disallows for newsd is never requested, and the page is 'blocked'."""
     server.route("/robots.txt", Reply(body=ROBOTS, headers={"Content-Type": "text/plain"}))
     server.route("/no-newsd/a", Reply(body=b"<html></html>", headers=HTML))
@@ -98,7 +98,7 @@ async def test_robots_disallow_is_blocked(server: HttpServer, http: HttpFetcher)
     assert len(server.hits("/robots.txt")) == 1  # cached per origin
 
 
-async def test_robots_ignored_when_not_respected(server: HttpServer, http: HttpFetcher) -> None:
+async def test_robots_ignored_when_not_respected(server: HttpServer, http: PoliteClient) -> None:
     """With respect_robots=false the page is fetched and robots.txt is never asked for."""
     server.route("/robots.txt", Reply(body=b"User-agent: *\nDisallow: /\n"))
     server.route("/a", Reply(body=b"<html></html>", headers=HTML))
@@ -122,13 +122,13 @@ async def test_robots_status_handling(server: HttpServer, reply: Reply, allowed:
     """RFC 9309 §2.3.1.3/§2.3.1.4: 4xx allows everything, 5xx/429/timeouts disallow everything."""
     server.route("/robots.txt", reply)
     settings = fetch_settings(timeout=TimeoutSettings(connect=1.0, read=0.3, total=1.0))
-    async with HttpFetcher(settings) as client:
+    async with PoliteClient(settings) as client:
         robots = Robots(client, settings)
         assert await robots.allowed(server.url("/a")) is allowed
 
 
 async def test_unreachable_robots_is_asked_again_soon(
-    server: HttpServer, http: HttpFetcher
+    server: HttpServer, http: PoliteClient
 ) -> None:
     """A 5xx robots.txt is cached only for unreachable_ttl, then fetched again."""
     server.route("/robots.txt", Reply(status=500), Reply(status=404))
@@ -140,7 +140,7 @@ async def test_unreachable_robots_is_asked_again_soon(
     assert len(server.hits("/robots.txt")) == 2
 
 
-async def test_robots_cache_is_bounded(server: HttpServer, http: HttpFetcher) -> None:
+async def test_robots_cache_is_bounded(server: HttpServer, http: PoliteClient) -> None:
     """The per-origin cache keeps at most max_origins entries (least recently used go first)."""
     server.route("/robots.txt", Reply(status=404))
     robots = Robots(http, fetch_settings(), max_origins=1)
@@ -156,7 +156,7 @@ def test_origin_of() -> None:
     assert origin_of("http://[::1]:8080/x") == "http://[::1]:8080"
 
 
-async def test_503_is_retried_then_succeeds(server: HttpServer, http: HttpFetcher) -> None:
+async def test_503_is_retried_then_succeeds(server: HttpServer, http: PoliteClient) -> None:
     """A 503 is retried (fetch.retries) and the next success is returned."""
     server.route("/robots.txt", Reply(status=404))
     server.route("/a", Reply(status=503), Reply(body=b"<html>ok</html>", headers=HTML))
@@ -166,7 +166,7 @@ async def test_503_is_retried_then_succeeds(server: HttpServer, http: HttpFetche
 
 
 async def test_persistent_5xx_is_raised_after_retries(
-    server: HttpServer, http: HttpFetcher
+    server: HttpServer, http: PoliteClient
 ) -> None:
     """A 500 on every attempt raises FetchError('server_error') after 1 + retries requests."""
     server.route("/robots.txt", Reply(status=404))
@@ -181,7 +181,7 @@ async def test_persistent_5xx_is_raised_after_retries(
     ("status", "reason"), [(404, "not_found"), (410, "gone"), (400, "http_error")]
 )
 async def test_permanent_errors_are_raised(
-    server: HttpServer, http: HttpFetcher, status: int, reason: str
+    server: HttpServer, http: PoliteClient, status: int, reason: str
 ) -> None:
     """404/410/other 4xx raise a non-retryable FetchError at once."""
     server.route("/robots.txt", Reply(status=404))
@@ -194,7 +194,7 @@ async def test_permanent_errors_are_raised(
 
 @pytest.mark.parametrize("status", [404, 410, 500])
 async def test_a_missing_page_with_feed_text_is_a_page_without_body(
-    server: HttpServer, http: HttpFetcher, status: int
+    server: HttpServer, http: PoliteClient, status: int
 ) -> None:
     """When the entry carries its own text, a page that cannot be fetched comes back without
     a body (the extractor then uses the feed's content) instead of raising."""
@@ -212,7 +212,7 @@ async def test_timeout_becomes_a_timeout_page(server: HttpServer) -> None:
     server.route("/robots.txt", Reply(status=404))
     server.route("/slow", Reply(delay=0.6))
     settings = fetch_settings(timeout=TimeoutSettings(connect=1.0, read=0.2, total=1.0))
-    async with HttpFetcher(settings) as client:
+    async with PoliteClient(settings) as client:
         page = await fetcher(client, retries=1)(entry(server.url("/slow")))
     assert page.failure == "timeout"
     assert len(server.hits("/slow")) == 2
@@ -222,7 +222,7 @@ async def test_too_large_becomes_a_too_large_page(server: HttpServer) -> None:
     """A body over the cap is returned as failure='too_large', not retried."""
     server.route("/robots.txt", Reply(status=404))
     server.route("/big", Reply(body=b"x" * 20_000, headers=HTML))
-    async with HttpFetcher(fetch_settings(max_body_bytes=10_000)) as client:
+    async with PoliteClient(fetch_settings(max_body_bytes=10_000)) as client:
         page = await fetcher(client)(entry(server.url("/big")))
     assert page.failure == "too_large"
     assert len(server.hits("/big")) == 1
@@ -230,7 +230,7 @@ async def test_too_large_becomes_a_too_large_page(server: HttpServer) -> None:
 
 async def test_blocked_address_is_raised(server: HttpServer) -> None:
     """An entry pointing at a refused address raises BlockedAddress (robots.txt included)."""
-    async with HttpFetcher(fetch_settings(allow_private_networks=[])) as client:
+    async with PoliteClient(fetch_settings(allow_private_networks=[])) as client:
         with pytest.raises(BlockedAddress):
             await fetcher(client)(entry(server.url("/a")))
     assert server.hits() == []
@@ -253,7 +253,7 @@ def test_page_kind(ctype: str, body: bytes, kind: str) -> None:
 
 
 async def test_concurrent_questions_share_one_robots_request(
-    server: HttpServer, http: HttpFetcher
+    server: HttpServer, http: PoliteClient
 ) -> None:
     """Five pages of one origin asked at once cause a single robots.txt request."""
     server.route("/robots.txt", Reply(delay=0.1, body=b"User-agent: *\nDisallow: /x\n"))

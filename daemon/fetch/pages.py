@@ -1,4 +1,4 @@
-"""The `Fetcher` stage: `page = await fetcher(entry)` turns a `FeedEntry` into a `FetchedPage`.
+"""The `PageFetcher` stage: `page = await fetcher(entry)` turns a `FeedEntry` into a `FetchedPage`.
 
 Outcomes, and whether they are returned or raised:
 
@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 
 from daemon.errors import FetchError
 from daemon.extract.feedtext import entry_text
-from daemon.fetch.http import Fetch, HttpResponse
+from daemon.fetch.contract import HttpClient, HttpResponse
 from daemon.fetch.robots import Robots
 from daemon.records import ExtractionStatus, FeedEntry, FetchedPage
 from daemon.retry import Backoff, Sleep, parse_retry_after, retry
@@ -40,13 +40,13 @@ TEXT_TYPES = frozenset({"text/plain"})
 _RETURNED_FAILURES: dict[str, ExtractionStatus] = {"timeout": "timeout", "too_large": "too_large"}
 
 
-class Fetcher:
-    """Fetch the article page of each entry, politely and safely, through one `Fetch` client."""
+class PageFetcher:
+    """Fetch the article page of each entry, politely and safely, through one `HttpClient`."""
 
     def __init__(
         self,
         settings: FetchSettings,
-        http: Fetch,
+        http: HttpClient,
         *,
         robots: Robots | None = None,
         backoff: Backoff | None = None,
