@@ -316,6 +316,27 @@ class OpsSettings(_Section):
         return host, int(port)
 
 
+class ClusterSettings(_Section):
+    """Cluster mode: several instances share the feeds through Kafka consumer groups."""
+
+    enabled: bool = Field(
+        False, description="Share the feeds with every instance of the same group (Kafka)."
+    )
+    group: str = Field("newsd", description="Group name: instances with the same name share.")
+    session_timeout_ms: int = Field(
+        10_000, ge=100, description="An instance silent this long loses its feeds to the others."
+    )
+    heartbeat_interval_ms: int = Field(
+        3_000, ge=10, description="Milliseconds between heartbeats (under a third of the above)."
+    )
+    topic_prefix: str = Field(
+        "newsd._cluster", description="Prefix of the internal topics (<prefix>.feeds, .cursors)."
+    )
+    feeds_partitions: int = Field(
+        12, ge=1, description="Partitions of the feeds and cursors topics at creation."
+    )
+
+
 def _split_address(value: str) -> tuple[str, str]:
     host, _, port = value.rpartition(":")
     return host.strip("[]") or "127.0.0.1", port
@@ -364,6 +385,7 @@ class Settings(BaseSettings):
     state: StateSettings = Field(default_factory=StateSettings)
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
     ops: OpsSettings = Field(default_factory=OpsSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     feeds: list[FeedConfig] = Field(default_factory=list)
 
     @classmethod
