@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +35,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
 from daemon import reload as reloading
+from daemon.cluster.member import ClusterMember
 from daemon.dedup.deduper import Deduper
 from daemon.errors import ConfigError, NewsdError, SinkError, UsageError, WorkerDied
 from daemon.extract.command import extract_paths
@@ -191,14 +192,15 @@ async def run(
     configure(settings.log.level, settings.log.format)
     if config is None:
         log.warning("config.not_found", looked_for=str(DEFAULT_CONFIG), using="defaults, NEWSD_*")
+    if once and settings.cluster.enabled:
+        raise UsageError("--once", "run --once polls every feed: not in cluster mode")
     with state_lock(settings.state.dir):
         async with (
             broker_for(settings) as (resolved, _),
             runtime(resolved, make_sink(resolved)) as rt,
         ):
             service = _Service(rt, settings, reload)
-            await service.open_feeds()
-            async with opsview.serve(resolved.ops, service.ops):
+            async with service.feeds_open(), opsview.serve(resolved.ops, service.ops):
                 log.info("daemon.started", feeds=len(service.poller.feeds), once=once)
                 drained = await (service.run_once() if once else service.run_forever())
             _log_summary(rt.metrics)
@@ -211,6 +213,7 @@ class _Service:
     poller: Poller
     watcher: FeedWatcher
     control: FeedControlRepo
+    member: ClusterMember | None = None  # cluster mode: the feeds come from the group
 
     def __init__(
         self, rt: Runtime, settings: Settings, reload: Callable[[], Settings] | None
@@ -230,6 +233,7 @@ class _Service:
             interval=rt.settings.ops.probe_interval,
             timeout=rt.settings.kafka.request_timeout_ms / 1000,
         )
+        self.probe = probe
         self.ops = opsview.Ops(rt.metrics, rt.pipeline, probe, rt.settings.ops.per_feed_metrics)
         opsview.register_gauges(
             self.ops,
@@ -237,6 +241,32 @@ class _Service:
             pool=rt.extractor.pool,
             budget=rt.settings.ops.dedup_index_budget_bytes,
         )
+
+    @contextlib.asynccontextmanager
+    async def feeds_open(self) -> AsyncIterator[None]:
+        """`open_feeds()` (or `open_cluster()` in cluster mode); leave the group at exit."""
+        if not self.rt.settings.cluster.enabled:
+            await self.open_feeds()
+            yield
+            return
+        self.member = ClusterMember(self.rt.settings, self.rt.store)
+        try:
+            await self.open_cluster(self.member)
+            yield
+        finally:
+            await self.member.close()
+
+    async def open_cluster(self, member: ClusterMember) -> None:
+        """Cluster mode: the poller starts with no feed and gets its share from the group."""
+        rt = self.rt
+        await member.open()
+        self.repo = member.repo
+        self.poller = Poller(rt.settings.poll, [], rt.http, self.repo, rt.pipeline.feed)
+        await member.join(self.poller)
+        self.probe.detail = member.ownership.readiness
+        rt.metrics.include(self.poller.counts)
+        opsview.register_feed_gauges(self.ops, self.poller)
+        self.signals.install(hup=self.hup)
 
     async def open_feeds(self) -> None:
         """Load the feed list and the poller's state; install the signal handlers."""
@@ -280,14 +310,18 @@ class _Service:
         async with asyncio.TaskGroup() as group:
             group.create_task(self._report(), name="daemon.report")
             reloader = group.create_task(self._reloader(), name="daemon.reload")
-            watching = group.create_task(
-                self.watcher.run(self.poller, self.stop), name="feeds.watch"
-            )
+            watching = group.create_task(self._watch(), name="feeds.watch")
             await self.poller.run(self.stop)
             reloader.cancel()
             await watching
             await self._stop()
         return True
+
+    def _watch(self) -> Coroutine[Any, Any, None]:
+        """Follow feed changes: the feed_control table, or the group's feeds topic."""
+        if self.member is not None:
+            return self.member.run(self.stop)
+        return self.watcher.run(self.poller, self.stop)
 
     async def _stop(self) -> None:
         """The stop sequence, after intake stopped (`Poller.run` returned at the first signal):
@@ -341,8 +375,7 @@ class _Service:
             changes = reloading.changes(self.settings, new)
             if "feeds" in changes.applied:
                 specs_from_config(new.feeds)  # a bad feed list (duplicate ids) refuses here
-                self.watcher.configured = new.feeds
-                await self.watcher.apply(self.poller)
+                await self._apply_configured(new)
         except NewsdError as exc:
             log.error("config.reload_failed", error=str(exc), note="running settings kept")
             return
@@ -356,6 +389,13 @@ class _Service:
             needs_restart=list(changes.needs_restart),
             feeds=len(self.poller.feeds),
         )
+
+    async def _apply_configured(self, new: Settings) -> None:
+        if self.member is not None:  # the group applies them once they are on the feeds topic
+            await self.member.seed(new.feeds)
+            return
+        self.watcher.configured = new.feeds
+        await self.watcher.apply(self.poller)
 
 
 def _with_runtime_values(running: Settings, new: Settings) -> Settings:

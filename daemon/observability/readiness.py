@@ -93,9 +93,13 @@ class ReadinessProbe:
         self.interval, self.timeout = interval, timeout
         self.broker_error: str | None = "not checked yet"
         self.store_error: str | None = None
+        self.detail: Callable[[], str] | None = None  # e.g. "cluster: assigned 4 partitions"
 
     def verdict(self) -> Verdict:
-        return decide(self.publish, self.broker_error, self.store_error)
+        verdict = decide(self.publish, self.broker_error, self.store_error)
+        if self.detail is None:
+            return verdict
+        return Verdict(verdict.ready, f"{verdict.reason}; {self.detail()}")
 
     async def run(self) -> None:
         """Check forever (cancel to stop); each change of verdict is logged once."""

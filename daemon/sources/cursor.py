@@ -64,6 +64,12 @@ class CursorBook:
         seen, self._seen = self._seen, defaultdict(list)
         return dict(seen)
 
+    def forget(self, feed_id: str) -> None:
+        """Drop the bookkeeping of a feed that nothing is out for (it moved away)."""
+        self._feeds.pop(feed_id, None)
+        self._seen.pop(feed_id, None)
+        self.dirty.discard(feed_id)
+
     def begin(self, feed_id: str) -> None:
         """A poll of `feed_id` read a body and is about to offer its new entries."""
         self._feeds[feed_id].undone = False

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.dedup.keys import canonical_url
-from daemon.errors import ConfigError
+from daemon.errors import ConfigError, UsageError
 from daemon.observability.logging import configure
 from daemon.records import FeedSpec
 from daemon.settings import FeedConfig, Settings
@@ -64,19 +64,26 @@ async def add_feed(
     tags: Sequence[str] = (),
 ) -> FeedSpec:
     """Add a run-time feed; `interval` pins its poll interval (min = max)."""
+    spec = spec_for(url, feed_id=feed_id, interval=interval, tags=tags)
+    await _refuse_known(repos, spec)
+    await repos.state.add_imports([spec], source="cli", now=time.time())
+    await repos.control.bump()
+    return spec
+
+
+def spec_for(
+    url: str, *, feed_id: str | None, interval: float | None, tags: Sequence[str]
+) -> FeedSpec:
+    """The spec `feeds add` would add; bad input is a `ConfigError` naming the argument."""
     if feed_id is not None and not FEED_ID.fullmatch(feed_id):
         raise ConfigError("id", f"{feed_id!r}: letters, digits, '.', '_' and '-' only")
     try:
         config = FeedConfig(url=url, id=feed_id, min_interval=interval, max_interval=interval)
     except ValueError as exc:
         raise ConfigError("url", f"feeds add {url}: {exc}") from None
-    spec = dataclasses.replace(
+    return dataclasses.replace(
         specs_from_config([config])[0], tags=tuple(t.strip() for t in tags if t.strip())
     )
-    await _refuse_known(repos, spec)
-    await repos.state.add_imports([spec], source="cli", now=time.time())
-    await repos.control.bump()
-    return spec
 
 
 async def _refuse_known(repos: FeedRepos, spec: FeedSpec) -> None:
@@ -162,6 +169,8 @@ def _iso(ts: float | None) -> str | None:
 
 async def feeds_import(settings: Settings, path: Path) -> int:
     configure(settings.log.level, settings.log.format)
+    if settings.cluster.enabled:
+        raise UsageError("cluster.enabled", "feeds import is not available in cluster mode yet")
     async with _feed_repos(settings) as repos:
         result = await import_file(repos, path)
     print(
@@ -181,8 +190,11 @@ async def feeds_import(settings: Settings, path: Path) -> int:
 async def feeds_list(settings: Settings, *, as_json: bool = False) -> int:
     """The feed table (or a JSON array with `as_json`)."""
     configure(settings.log.level, settings.log.format)
-    async with _feed_repos(settings) as repos:
-        rows = await listing(repos)
+    if settings.cluster.enabled:
+        rows = await _cluster().listing(settings)
+    else:
+        async with _feed_repos(settings) as repos:
+            rows = await listing(repos)
     if as_json:
         print(json.dumps([row_json(r) for r in rows], indent=2, ensure_ascii=False))
     else:
@@ -194,6 +206,11 @@ async def feeds_add(
     settings: Settings, url: str, *, feed_id: str | None, interval: float | None, tags: list[str]
 ) -> int:
     configure(settings.log.level, settings.log.format)
+    if settings.cluster.enabled:
+        spec = spec_for(url, feed_id=feed_id, interval=interval, tags=tags)
+        await _cluster().add(settings, spec)
+        print(json.dumps({"added": dataclasses.asdict(spec)}, default=str))
+        return 0
     async with _feed_repos(settings) as repos:
         spec = await add_feed(repos, url, feed_id=feed_id, interval=interval, tags=tags)
     print(json.dumps({"added": dataclasses.asdict(spec)}, default=str))
@@ -203,6 +220,10 @@ async def feeds_add(
 async def feeds_change(settings: Settings, action: str, feed_id: str) -> int:
     """`remove`, `pause` or `resume` one feed by id."""
     configure(settings.log.level, settings.log.format)
+    if settings.cluster.enabled:
+        await _cluster().change(settings, action, feed_id)
+        print(json.dumps({action: feed_id}))
+        return 0
     async with _feed_repos(settings) as repos:
         if action == "remove":
             await remove_feed(repos, feed_id)
@@ -215,14 +236,24 @@ async def feeds_change(settings: Settings, action: str, feed_id: str) -> int:
 async def feeds_export(settings: Settings, path: Path | None) -> int:
     """Write every feed as OPML 2.0 to `path`, or to standard output."""
     configure(settings.log.level, settings.log.format)
-    async with _feed_repos(settings) as repos:
-        data = await export_opml(repos)
+    if settings.cluster.enabled:
+        data = write_opml(await _cluster().specs(settings))
+    else:
+        async with _feed_repos(settings) as repos:
+            data = await export_opml(repos)
     if path is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
     else:
         await asyncio.to_thread(path.write_bytes, data)
     return 0
+
+
+def _cluster() -> Any:
+    """The cluster-mode commands, imported only in cluster mode (they load the Kafka client)."""
+    from daemon.cluster import commands
+
+    return commands
 
 
 @contextlib.asynccontextmanager

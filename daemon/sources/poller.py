@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import random
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from daemon.fetch.contract import HttpClient
@@ -32,6 +32,8 @@ from daemon.sources.cursor import CursorBook
 from daemon.sources.feedcontrol import FeedSet
 from daemon.sources.feedpoll import Emit, FeedPoll, utcnow
 from daemon.sources.feedstate import FeedState, FeedStateRepo
+
+_SETTLE_CHECK = 0.05  # seconds between checks for a released feed's polls and entries in flight
 
 
 class Poller:
@@ -125,6 +127,30 @@ class Poller:
         for feed_id in removed:
             self.last_errors.pop(feed_id, None)
         self.inactive = removed | set(feeds.paused)
+
+    async def release(self, feed_ids: Iterable[str], *, timeout: float) -> frozenset[str]:
+        """Stop polling `feed_ids` (they moved to another instance): no new poll starts, polls
+        and entries in flight get up to `timeout` seconds to finish, the state is stored, then
+        the feeds are forgotten here (a later `apply` loads them afresh from the store).
+        Returns the feeds still busy at the timeout: they stay, unscheduled, until they settle."""
+        ids = frozenset(feed_ids) & self.states.keys()
+        self.inactive |= ids
+        for _ in range(max(1, round(timeout / _SETTLE_CHECK))):
+            if not self._in_flight(ids):
+                break
+            await asyncio.sleep(_SETTLE_CHECK)
+        await self.flush()
+        busy = self._in_flight(ids)
+        for feed_id in ids - busy:
+            del self.states[feed_id]
+            self.feeds.pop(feed_id, None)
+            self.one.forget_bounds(feed_id)
+            self.last_errors.pop(feed_id, None)
+            self.book.forget(feed_id)
+        return busy
+
+    def _in_flight(self, feed_ids: frozenset[str]) -> frozenset[str]:
+        return frozenset(f for f in feed_ids if f in self._busy or self.book.out(f))
 
     async def close(self) -> None:
         """Store everything settled so far."""
