@@ -6,7 +6,7 @@ latest record of each feed of the assigned partitions (`FeedTable`) and hands th
 the poller.  A rebalance, in aiokafka's eager protocol:
 
     revoked    the feeds of the revoked partitions stop being polled, their polls and entries in
-               flight get up to the session timeout to finish, their cursors are published, and
+               flight get up to half the session timeout to finish, their cursors are published, and
                only then does the callback return (so the revocation completes after the last
                poll: two live instances never poll one feed for longer than one rebalance)
     assigned   each new partition is read from the beginning to its end (the feed table), the
@@ -154,6 +154,7 @@ class FeedOwnership:
     async def _load(self, partitions: frozenset[int]) -> None:
         if not partitions:
             return
+        started = time.monotonic()
         try:
             ends = await self._read_feeds(partitions)
             restored = await self._restore(partitions)
@@ -173,6 +174,7 @@ class FeedOwnership:
             assigned=self.assigned,
             feeds=len(self.owned()),
             restored=restored,
+            load_s=round(time.monotonic() - started, 3),
         )
 
     async def _read_feeds(self, partitions: frozenset[int]) -> dict[int, int]:
@@ -215,7 +217,9 @@ class FeedOwnership:
         self.table.unretired()
 
     def _grace(self) -> float:
-        return self.cluster.session_timeout_ms / 1000
+        # The revocation must end within the rebalance timeout (aiokafka: the session timeout),
+        # cursor publishing included: half of it for the feeds' polls and entries in flight.
+        return self.cluster.session_timeout_ms / 2000
 
     def _require(self) -> AIOKafkaConsumer:
         assert self._consumer is not None, "start() first"
