@@ -197,6 +197,7 @@ async def test_three_instances_share_sixty_feeds_and_survive_a_sigkill(
         c.kill()
         killed = time.monotonic()
         await settled([a, b], 12, timeout=60)
+        moved = time.monotonic()  # the survivors own every partition from here on
         site.items = 2  # a new item in every feed: the survivors must publish it
         second = await read_events(bootstrap, articles, expect=2 * FEEDS, timeout=90)
 
@@ -212,7 +213,8 @@ async def test_three_instances_share_sixty_feeds_and_survive_a_sigkill(
             f"takeover after SIGKILL: max {max(takeover.values()):.2f} s over {len(takeover)} feeds"
         )
 
-        after = pollers(site, since=time.monotonic() - 4 * INTERVAL)
+        after = pollers(site, since=moved)
+        assert set(after) == set(range(FEEDS))
         assert all(len(who) == 1 and "c" not in who for who in after.values()), after
 
         site.server.route(
@@ -236,9 +238,11 @@ async def test_three_instances_share_sixty_feeds_and_survive_a_sigkill(
     pages = {p: len(site.server.hits(p)) for p in site.pages()}
     assert set(pages.values()) == {1}, {p: n for p, n in pages.items() if n != 1}
     assert len(extra) == 1  # the added feed is polled by its owner alone
-    # Session timeout + one interval, plus the group's re-join, which takes the test broker
-    # about half a session timeout (FINDINGS): one session timeout is allowed for it.
-    bound = SESSION_MS / 1000 + INTERVAL + SESSION_MS / 1000
+    # The bound, step by step: the coordinator notices the death within the session timeout;
+    # the survivors re-join within the rebalance timeout (aiokafka: the session timeout; the
+    # test broker took 1.3-2.1 s of it here), read their new partitions and cursors (< 1 s),
+    # and poll at the next tick; one interval is the allowance for that first poll.
+    bound = 2 * SESSION_MS / 1000 + 1.0 + INTERVAL
     assert max(takeover.values()) <= bound, (takeover, bound)
     restored = sum(
         e.get("restored", 0)
