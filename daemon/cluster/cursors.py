@@ -3,7 +3,8 @@
 Written where the SQLite cursor is written (`Poller.flush` → `FeedStateRepo.save`), so a cursor
 is published only after the events it covers were acknowledged (the poller's at-least-once rule,
 `daemon.sources.cursor`).  Only feeds this instance owns are published: a late settlement of a
-feed that already moved must not overwrite its new owner's cursor.  A failed publish is logged
+feed that already moved must not overwrite its new owner's cursor.  A cursor whose only change is
+its schedule (a poll that found nothing new) is not published again.  A failed publish is logged
 and retried at the next flush; it never stops the poller.
 
 The new owner of a feed restores the feed's cursor (state and seen item keys) from the topic
@@ -13,6 +14,7 @@ of re-fetched pages nor lost items.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 
 import structlog
@@ -94,6 +96,7 @@ class ClusterStateRepo(FeedStateRepo):
         self.cursors = cursors
         self.owned = owned
         self._unpublished: dict[str, FeedState] = {}  # failed publishes, retried next save
+        self._published: dict[str, int] = {}  # feed id → `_essence` of its last published cursor
 
     async def save(self, states: Iterable[FeedState]) -> None:
         batch = list(states)
@@ -107,14 +110,30 @@ class ClusterStateRepo(FeedStateRepo):
 
     async def _publish(self, state: FeedState) -> None:
         seen = await self.seen(state.feed_id)
+        essence = _essence(state, seen)
+        if self._published.get(state.feed_id) == essence:
+            return  # only times moved (a 304, an unchanged body): not worth a message
         try:
             await self.cursors.publish(state.feed_id, codec.encode_cursor(state, seen))
         except SinkError as exc:
             self._unpublished[state.feed_id] = state
             log.warning("cluster.cursor_publish_failed", feed_id=state.feed_id, reason=exc.reason)
+            return
+        self._published[state.feed_id] = essence
 
     async def restore(self, found: dict[str, codec.CursorRecord], *, now: float) -> None:
         """Store restored cursors locally (the topic wins over the local cache)."""
         await super().save(record.state for record in found.values())
         for feed_id, record in found.items():
             await self.mark_seen(feed_id, record.seen, now=now)
+            self._published.pop(feed_id, None)  # another owner published since: compare anew
+
+
+# Fields that move with every poll.  A cursor differing only in these is not published again:
+# the new owner of a moved feed then polls it a little early, which costs one conditional GET.
+_VOLATILE = frozenset({"next_poll_at", "last_success_at", "polls_since_full", "entry_rate"})
+
+
+def _essence(state: FeedState, seen: dict[str, str | None]) -> int:
+    kept = tuple(v for k, v in dataclasses.asdict(state).items() if k not in _VOLATILE)
+    return hash((kept, frozenset(seen.items())))

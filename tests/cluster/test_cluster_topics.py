@@ -12,7 +12,7 @@ from daemon.cluster import commands
 from daemon.cluster.cursors import ClusterStateRepo, CursorLog
 from daemon.cluster.feedlist import seed
 from daemon.cluster.ownership import FeedOwnership
-from daemon.cluster.topics import ensure_topics
+from daemon.cluster.topics import ensure_topics, read_partitions
 from daemon.errors import ConfigError
 from daemon.settings import Settings, load
 from daemon.sources import feedadmin
@@ -78,7 +78,8 @@ async def test_cursors_of_owned_feeds_are_published_and_restored_elsewhere(
     cluster_settings, tmp_path
 ):
     """A cursor (validators, schedule, error streak, seen keys) saved by the owner is restored
-    into another instance's empty store; a feed not owned is not published."""
+    into another instance's empty store; a feed not owned is not published, and a cursor whose
+    schedule alone moved is not published again."""
     settings = cluster_settings
     bootstrap = settings.kafka.bootstrap_servers
     assert bootstrap
@@ -96,6 +97,12 @@ async def test_cursors_of_owned_feeds_are_published_and_restored_elsewhere(
         await owner.save([a, FeedState("b", "http://127.0.0.1:9/b.xml", etag='"e2"')])
         found = await log.read(range(settings.cluster.feeds_partitions))
         assert set(found) == {"a"}
+        a.next_poll_at, a.polls_since_full = 99.0, 1  # a poll that found nothing new
+        await owner.save([a])
+        topic = log.topic
+        records, _ = await read_partitions(settings.kafka, bootstrap, topic)
+        assert len(records) == 1  # not published again
+        a.next_poll_at, a.polls_since_full = None, 0  # as published
         heir = ClusterStateRepo(stores[1], log, lambda: frozenset())
         await heir.start()
         await heir.restore(found, now=2.0)
