@@ -19,11 +19,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from daemon.settings import Settings
 from daemon.sinks.kafka import topic_names
-from tests.conftest import REPO
+from tests.conftest import REPO, consume
 from tests.daemon_process import HTML, RSS, DaemonProcess, article_page, rss
 from tests.httpserver import Hit, HttpServer, Reply
 
@@ -147,12 +148,19 @@ async def settled(daemons: list[DaemonProcess], partitions: int, timeout: float)
 
 
 async def read_events(bootstrap: str, topic: str, expect: int, timeout: float) -> list[Any]:
-    from tests.conftest import consume
-
+    """The topic from the beginning: `expect` records, then 2 s more to catch extra ones."""
     return await consume(bootstrap, topic, expect=expect, timeout=timeout, settle=2.0)
 
 
-def feeds_command(config: Path, state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+async def readiness(daemon: DaemonProcess) -> str:
+    """The reason `/readyz` gives (the ops address is in the `ops.listening` line)."""
+    address = next(e["address"] for e in daemon.logs() if e.get("event") == "ops.listening")
+    async with httpx.AsyncClient() as client:
+        answer = await client.get(f"http://{address}/readyz")
+    return str(answer.json()["reason"])
+
+
+def feeds_command(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "NEWSD_LOG__FORMAT": "json"}
     return subprocess.run(
         [sys.executable, "-m", "daemon", "feeds", *args, "--config", str(config)],
@@ -172,7 +180,8 @@ async def test_three_instances_share_sixty_feeds_and_survive_a_sigkill(
     """Every feed is polled by exactly one instance; SIGKILL one and its feeds are polled again
     within the session timeout plus one interval (plus the group's re-join), by one survivor
     each; every article reaches the topic once (no event id twice as new), no page is fetched
-    twice (the moved feeds' cursors were restored), and `newsd feeds add` reaches the owner."""
+    twice (the moved feeds' cursors were restored), and `newsd feeds add` reaches the owner.
+    `/readyz` names the partitions each instance owns."""
     bootstrap = kafka_settings.kafka.bootstrap_servers
     articles = topic_names(kafka_settings.kafka.topics)["articles"]
     configs = {n: write_config(tmp_path, kafka_settings, site, n) for n in NAMES}
@@ -185,6 +194,11 @@ async def test_three_instances_share_sixty_feeds_and_survive_a_sigkill(
         await settled([a, b, c], 12, timeout=90)
         first = await read_events(bootstrap, articles, expect=FEEDS, timeout=90)
         assert len(first) == FEEDS
+        reasons = [await readiness(d) for d in (a, b, c)]
+        assert all(
+            r.endswith(f"cluster: assigned {assigned(d)} partitions")
+            for r, d in zip(reasons, (a, b, c), strict=True)
+        ), reasons
 
         stable = time.monotonic() + 2 * INTERVAL
         await asyncio.sleep(6 * INTERVAL)
@@ -223,7 +237,7 @@ async def test_three_instances_share_sixty_feeds_and_survive_a_sigkill(
         )
         site.server.route("/page/extra.html", Reply(body=article_page(99_999), headers=HTML))
         result = feeds_command(
-            configs["a"], tmp_path / "a", "add", site.server.url("/feed/extra.xml"), "--id", "extra"
+            configs["a"], "add", site.server.url("/feed/extra.xml"), "--id", "extra"
         )
         assert result.returncode == 0, result.stderr[-2000:]
         third = await read_events(bootstrap, articles, expect=2 * FEEDS + 1, timeout=60)
