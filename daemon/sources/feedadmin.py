@@ -6,6 +6,8 @@ Each command is one function over the two repositories of an open store, and eve
 with the control counter bumped, so a running daemon applies it within about a second
 (`feedcontrol.FeedWatcher`).  Bad input is a `ConfigError` naming the argument (exit code 2).
 Which source may change what is written down in `daemon/sources/feedcontrol.py`.
+In cluster mode (`cluster.enabled`) add, remove, pause, resume, list and export work on the
+group's feeds topic instead (`daemon/cluster/commands.py`); import is single-process only.
 """
 
 from __future__ import annotations
