@@ -23,6 +23,7 @@ structural rule in `verify.py` covers the first pairs meanwhile).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +31,16 @@ import numpy.typing as npt
 from daemon.dedup.shingles import U64, constants, mix64
 
 Mask = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """What one `Boilerplate.observe()` counted: a document's line keys, for its site, and
+    overall too when it was a new story."""
+
+    site: str
+    lines: U64
+    overall: bool
 
 
 def line_starts(lines: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
