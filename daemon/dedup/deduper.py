@@ -37,6 +37,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import numpy as np
+import numpy.typing as npt
 import structlog
 
 from daemon.dedup import index as idx
@@ -73,6 +75,8 @@ class _Doc:
     folded: str | None = None  # keys.fold(text), when computed here
     fingerprint: Fingerprint | None = None  # set by `_describe` (or attached by extraction)
     agency: str | None = None  # set by `_describe`
+    site: str | None = None  # `_site(article)`, once asked for
+    line_slots: npt.NDArray[np.int64] | None = None  # its lines' boilerplate counters, likewise
 
     @property
     def fp(self) -> Fingerprint:
@@ -291,7 +295,7 @@ class Deduper:
         fp = doc.fp
         if fp.lines.size == 0:
             return fp.shingles, None
-        lines = self.boilerplate.mask(_site(doc.article), fp.lines)
+        lines = self.boilerplate.mask(self._site(doc), fp.lines, self._line_slots(doc))
         if not lines.any():
             return fp.shingles, None
         token_line = token_line_index(fp.line_starts, fp.n_tokens)
@@ -319,8 +323,9 @@ class Deduper:
         fp, kind = doc.fp, verdict.kind
         observed = None
         if (kind == "new" or verdict.similarity != 1.0) and kind != "updated" and fp.lines.size:
-            observed = Observed(_site(doc.article), fp.lines, overall=kind == "new")
-            self.boilerplate.observe(observed.site, observed.lines, overall=observed.overall)
+            observed = Observed(self._site(doc), fp.lines, overall=kind == "new")
+            self.boilerplate.observe(observed.site, observed.lines, overall=observed.overall,
+                                     slots=doc.line_slots)  # fmt: skip
         signature = self._signature(doc)
         url_key, text_key, *guid_key = doc.keys
         record = DocRecord(
@@ -332,6 +337,16 @@ class Deduper:
         bands = None if signature is None else fp.bands
         self.index.reserve(record, Sequences(fp.shingles, fp.opening),
                            joined=kind == "duplicate", observed=observed, bands=bands)  # fmt: skip
+
+    def _site(self, doc: _Doc) -> str:
+        if doc.site is None:
+            doc.site = _site(doc.article)
+        return doc.site
+
+    def _line_slots(self, doc: _Doc) -> npt.NDArray[np.int64]:
+        if doc.line_slots is None:
+            doc.line_slots = self.boilerplate.slots(self._site(doc), doc.fp.lines)
+        return doc.line_slots
 
     def _event_id_of(self, article: Article, verdict: Verdict) -> str:
         # decide() put the id on the verdict; hashing the text again costs more.

@@ -312,8 +312,10 @@ class DedupIndex:
     def latest_each(self, keys: list[int]) -> list[int | None]:
         """`latest(key)` for each of `keys`, in one lookup."""
         found = self.keys.lookup_each(np.array(keys, np.uint64))
-        alive = [slots[self._state[slots] != DEAD] for slots in found]
-        return [int(slots.max()) if slots.size else None for slots in alive]
+        state = self._state  # a few slots per key: plain indexing costs less than numpy calls
+        return [
+            max((s for s in slots.tolist() if state[s] != DEAD), default=None) for slots in found
+        ]
 
     def exact(self, keys: list[int]) -> tuple[int | None, int | None]:
         """(the newest live slot with the URL key, else with the feed GUID key; the newest live
@@ -343,17 +345,22 @@ class DedupIndex:
         slots = slots[(self._state[slots] != DEAD) & (self._n_shingles[slots] >= min_shingles)]
         if slots.size == 0:
             return []
-        equal = np.count_nonzero(self._signature[slots] == signature, axis=1)
-        jaccard = equal / max(signature.size, 1)
-        other = self._n_shingles[slots].astype(np.int64)
-        shared = jaccard * (n_shingles + other) / (1 + jaccard)
-        containment = np.minimum(1.0, shared / np.maximum(1, np.minimum(n_shingles, other)))
-        order = np.argsort(-containment, kind="stable")[:limit]
+        equal = np.count_nonzero(self._signature[slots] == signature, axis=1).tolist()
+        # A few candidates at most: plain floats cost less than numpy calls, same IEEE results.
+        width = max(signature.size, 1)
+        ranked: list[tuple[float, int, int, float]] = []
+        others = self._n_shingles[slots].tolist()
+        for slot, same, other in zip(slots.tolist(), equal, others, strict=True):
+            jaccard = same / width
+            shared = jaccard * (n_shingles + other) / (1 + jaccard)
+            containment = min(1.0, shared / max(1, min(n_shingles, other)))
+            if containment >= min_containment:
+                ranked.append((-containment, len(ranked), slot, jaccard))
+        ranked.sort()  # best first; ties in slot order
         return [
-            Candidate(int(slots[i]), self.event_id(int(slots[i])), float(jaccard[i]),
-                      float(containment[i]))
-            for i in order.tolist() if containment[i] >= min_containment
-        ]  # fmt: skip
+            Candidate(slot, self.event_id(slot), jaccard, -negative)
+            for negative, _, slot, jaccard in ranked[:limit]
+        ]
 
     # -- window and start-up ------------------------------------------------------------------
 
