@@ -87,9 +87,12 @@ def overlap(
     smaller_set = min(set_a.size, set_b.size)
     first_smaller = _is_smaller(first, set_a, second, set_b)
     small = first if first_smaller else second
-    in_b, in_a = members(first, set_b), members(second, set_a)
+    in_b = members(first, set_b)
     own_a = opening_before_block(in_b)
-    own_b = opening_before_block(in_a) if own_a else 0  # only their minimum counts
+    # The second's positions matter for its own opening (only their minimum counts, so not
+    # when the first has none) and for its own run when it is the smaller.
+    in_a = members(second, set_a) if own_a or not first_smaller else in_b
+    own_b = opening_before_block(in_a) if own_a else 0
     opening = min(own_a, own_b)
     words = 0.0
     if opening and openings[0] is not None and openings[1] is not None:
