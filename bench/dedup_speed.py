@@ -2,12 +2,20 @@
 
     PYTHONPATH=. python bench/dedup_speed.py --corpora ../shared/corpora --docs 1000000
 
-1. Speed: `Deduper.decide()` + `commit()` over corpus bodies and their reposts (shingling,
-   MinHash, LSH lookup, exact checks and the SQLite write included), in one process.  Round 1
-   sees every text for the first time; later rounds repeat the texts at new URLs (exact
-   copies).  The shingle cache of recent documents (outside the index) is reported apart.
-   First-sight decisions are also given per CPU second of this process (`time.process_time`),
-   which other load on a shared machine distorts less than wall time.
+1. Speed, over corpus bodies and their reposts, in one process.  Round 1 sees every text for
+   the first time (first sight); later rounds repeat the texts at new URLs (exact copies).
+   Two costs are timed apart for every document, as the daemon splits them:
+   - `fingerprint(text)`: everything computed from the text alone (content hash, shingles,
+     MinHash, band keys, line keys, text agency); the daemon computes it in the extraction
+     worker process, off the event loop;
+   - `Deduper.decide()` given that fingerprint (LSH lookup, exact checks, boilerplate rules,
+     registering the pending document): what the event loop does per article;
+   and their sum, the cost of a first-sight decision on one core.  `commit()` (the SQLite
+   write) is timed on top.  Then a second, fresh index decides round 1 without fingerprints
+   (decide() computes them itself, as in replay without workers): the figure comparable to
+   the earlier `decide()` alone.  Round-1 figures are also given per CPU second of this process
+   (`time.process_time`), which other load on a shared machine distorts less than wall time.
+   The shingle cache of recent documents (outside the index) is reported apart.
 2. Memory: `DedupIndex` filled with `--docs` synthetic documents (random signatures and keys:
    the structures are the same as for real text), measured as numpy bytes and RSS delta.
 3. datasketch `MinHashLSH` (threshold 0.5, same num_perm) at `--datasketch-docs` documents,
@@ -24,15 +32,17 @@ import random
 import resource
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import structlog
 
 from bench.dedup_quality import article, corpus_bodies
+from daemon.dedup.cache import ShingleCache
 from daemon.dedup.deduper import Deduper
-from daemon.dedup.index import DedupIndex, DocRecord
+from daemon.dedup.fingerprint import fingerprint
+from daemon.dedup.index import DedupIndex, DocRecord, Sequences
 from daemon.dedup.minhash import MinHasher
 from daemon.settings import DedupSettings
 from daemon.state.sqlite import Store
@@ -47,40 +57,74 @@ def rss_bytes() -> int:
 @dataclass
 class Speed:
     count: int = 0
-    decide_time: float = 0.0  # seconds in decide(), all rounds
-    total_time: float = 0.0  # seconds in decide() + commit(), all rounds
+    decide_time: float = 0.0  # seconds in decide() given a fingerprint, all rounds
+    commit_time: float = 0.0  # seconds in commit(), all rounds
     first_count: int = 0  # round 1 only: every text seen for the first time
-    first_time: float = 0.0
-    first_cpu: float = 0.0  # CPU seconds of this process in round 1's decide() calls
+    print_time: float = 0.0  # round 1: seconds in fingerprint()
+    print_cpu: float = 0.0
+    first_time: float = 0.0  # round 1: seconds in decide() given a fingerprint
+    first_cpu: float = 0.0
+    own_time: float = 0.0  # round 1, second index: decide() computing the fingerprint itself
+    own_cpu: float = 0.0
 
 
-async def speed(corpora: Path, rounds: int) -> tuple[Speed, Deduper]:
+def documents(corpora: Path) -> list[tuple[str, str]]:
     bodies = corpus_bodies(corpora)
     rng = random.Random(1)
     docs = [(b, f"https://o.example/{i}") for i, b in enumerate(bodies)]
     docs += [(t, f"https://c.example/{i}/{n}") for i, b in enumerate(bodies)
              for n, t in variants(b, rng).items()]  # fmt: skip
+    return docs
+
+
+async def fresh_deduper() -> tuple[Deduper, Store]:
     store = Store(":memory:")
     await store.open()
     deduper = Deduper(DedupSettings(), store)
     await deduper.start()
+    return deduper, store
+
+
+async def speed(corpora: Path, rounds: int) -> tuple[Speed, Deduper]:
+    docs = documents(corpora)
+    deduper, store = await fresh_deduper()
     measured = Speed()
     for r in range(rounds):
         for text, url in docs:
-            doc = article(text, f"{url}/{r}")
+            cpu, started = time.process_time(), time.perf_counter()
+            printed = fingerprint(text, deduper.params)
+            cpu, started = time.process_time() - cpu, time.perf_counter() - started
+            if r == 0:
+                measured.print_time += started
+                measured.print_cpu += cpu
+            doc = replace(article(text, f"{url}/{r}"), fingerprint=printed)
             cpu, started = time.process_time(), time.perf_counter()
             verdict = await deduper.decide(doc)
             decided, cpu = time.perf_counter(), time.process_time() - cpu
             await deduper.commit(doc, verdict)
             measured.decide_time += decided - started
-            measured.total_time += time.perf_counter() - started
+            measured.commit_time += time.perf_counter() - decided
             measured.count += 1
             if r == 0:
                 measured.first_count += 1
                 measured.first_time += decided - started
                 measured.first_cpu += cpu
     await store.close()
+    await own_prints(docs, measured)
     return measured, deduper
+
+
+async def own_prints(docs: list[tuple[str, str]], measured: Speed) -> None:
+    """Round 1 again, in a fresh index, without fingerprints: decide() computes them."""
+    deduper, store = await fresh_deduper()
+    for text, url in docs:
+        doc = article(text, f"{url}/0")
+        cpu, started = time.process_time(), time.perf_counter()
+        verdict = await deduper.decide(doc)
+        measured.own_time += time.perf_counter() - started
+        measured.own_cpu += time.process_time() - cpu
+        await deduper.commit(doc, verdict)
+    await store.close()
 
 
 def fill_index(n: int, num_perm: int) -> tuple[float, int, int]:
@@ -120,6 +164,33 @@ def datasketch_memory(n: int, num_perm: int) -> tuple[float, int]:
     return elapsed, rss_bytes() - before
 
 
+def row(label: str, value: float, fmt: str = ",.0f") -> None:
+    print(f"{label:64} {value:14{fmt}}")
+
+
+def report(m: Speed, cache: ShingleCache[Sequences]) -> None:
+    n = m.first_count
+    print(f"{'measure':64} {'value':>14}")
+    row("decisions timed (bodies + reposts, all rounds)", m.count)
+    row("first-sight decisions timed (round 1)", n)
+    row("A  fingerprint(): ms per document (wall), round 1", m.print_time / n * 1e3, ".3f")
+    row("A  fingerprint(): ms per document (CPU), round 1", m.print_cpu / n * 1e3, ".3f")
+    row("B  decide() given a fingerprint: per second, all rounds", m.count / m.decide_time)
+    row("B  decide() given a fingerprint: per second, first sight", n / m.first_time)
+    row("B  decide() given a fingerprint: per CPU second, first sight", n / m.first_cpu)
+    row("A+B first-sight decisions per second, one core (wall)", n / (m.print_time + m.first_time))
+    row("A+B first-sight decisions per CPU second, one core", n / (m.print_cpu + m.first_cpu))
+    row("decide() computing its own fingerprint: per second, round 1", n / m.own_time)
+    row("decide() computing its own fingerprint: per CPU second, rnd 1", n / m.own_cpu)
+    row(
+        "decide() + commit() given a fingerprint: per second",
+        m.count / (m.decide_time + m.commit_time),
+    )
+    row("shingle cache: cap, bytes", cache.max_bytes)
+    row("shingle cache: documents held after the run", len(cache))
+    row("shingle cache: bytes per document held", cache.nbytes / max(len(cache), 1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", type=Path, default=Path("../shared/corpora"))
@@ -130,31 +201,16 @@ def main() -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     settings = DedupSettings()
     measured, deduper = asyncio.run(speed(args.corpora, args.rounds))
-    cache = deduper.shingle_cache
-    count = measured.count
-    print(f"{'measure':52} {'value':>14}")
-    print(f"{'decisions timed (bodies + reposts)':52} {count:14,}")
-    print(f"{'decide() per second, one core':52} {count / measured.decide_time:14,.0f}")
-    first = measured.first_count / measured.first_time
-    print(f"{'decide() per second, round 1 only (first sight)':52} {first:14,.0f}")
-    first_cpu = measured.first_count / measured.first_cpu
-    print(f"{'decide() per CPU second, round 1 (shared machine)':52} {first_cpu:14,.0f}")
-    print(f"{'decide() + commit() per second, one core':52} {count / measured.total_time:14,.0f}")
-    print(f"{'shingle cache: cap, bytes':52} {cache.max_bytes:14,}")
-    print(f"{'shingle cache: documents held after the run':52} {len(cache):14,}")
-    print(
-        f"{'shingle cache: bytes per document held':52} {cache.nbytes / max(len(cache), 1):14,.0f}"
-    )
+    report(measured, deduper.shingle_cache)
     secs, nbytes, rss = fill_index(args.docs, settings.num_perm)
-    print(f"{f'newsd index: documents added (num_perm {settings.num_perm})':52} {args.docs:14,}")
-    print(f"{'newsd index: seconds to add':52} {secs:14.1f}")
-    print(f"{'newsd index: numpy bytes per document':52} {nbytes / args.docs:14.0f}")
-    print(f"{'newsd index: RSS delta bytes per document':52} {rss / args.docs:14.0f}")
+    row(f"newsd index: documents added (num_perm {settings.num_perm})", args.docs)
+    row("newsd index: seconds to add", secs, ".1f")
+    row("newsd index: numpy bytes per document", nbytes / args.docs)
+    row("newsd index: RSS delta bytes per document", rss / args.docs)
     secs, rss = datasketch_memory(args.datasketch_docs, settings.num_perm)
-    print(f"{'datasketch MinHashLSH(0.5): documents':52} {args.datasketch_docs:14,}")
-    print(f"{'datasketch MinHashLSH(0.5): seconds to insert':52} {secs:14.1f}")
-    per_doc = rss / args.datasketch_docs
-    print(f"{'datasketch MinHashLSH(0.5): RSS delta bytes per doc':52} {per_doc:14.0f}")
+    row("datasketch MinHashLSH(0.5): documents", args.datasketch_docs)
+    row("datasketch MinHashLSH(0.5): seconds to insert", secs, ".1f")
+    row("datasketch MinHashLSH(0.5): RSS delta bytes per doc", rss / args.datasketch_docs)
 
 
 if __name__ == "__main__":

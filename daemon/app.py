@@ -37,6 +37,7 @@ from aiokafka.errors import KafkaError
 from daemon import reload as reloading
 from daemon.cluster.member import ClusterMember
 from daemon.dedup.deduper import Deduper
+from daemon.dedup.fingerprint import FingerprintParams
 from daemon.errors import ConfigError, NewsdError, SinkError, UsageError, WorkerDied
 from daemon.extract.command import extract_paths
 from daemon.extract.extractor import Extractor
@@ -101,7 +102,8 @@ async def runtime(
         http = PoliteClient(settings.fetch, on_response=archive.record if archive else None)
         stack.push_async_callback(http.aclose)
         metrics = Metrics()
-        extractor = Extractor(settings.extract, metrics=metrics)
+        fingerprint = FingerprintParams.of(settings.dedup)  # computed in the extraction worker
+        extractor = Extractor(settings.extract, metrics=metrics, fingerprint=fingerprint)
         await extractor.start()
         stack.push_async_callback(extractor.close)
         deduper = Deduper(

@@ -14,7 +14,10 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from daemon.dedup.fingerprint import Fingerprint
 
 OriginKind = Literal["feed", "replay", "cli"]
 VerdictKind = Literal["new", "duplicate", "updated"]
@@ -170,6 +173,8 @@ class Article:
     fetched_at: datetime
     extraction: ExtractionStatus
     fields: ArticleFields = ArticleFields()
+    # Dedup's fingerprint of `text`, when the extraction worker computed it (dedup/fingerprint.py)
+    fingerprint: Fingerprint | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

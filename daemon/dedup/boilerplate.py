@@ -23,6 +23,7 @@ structural rule in `verify.py` covers the first pairs meanwhile).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +31,16 @@ import numpy.typing as npt
 from daemon.dedup.shingles import U64, constants, mix64
 
 Mask = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """What one `Boilerplate.observe()` counted: a document's line keys, for its site, and
+    overall too when it was a new story."""
+
+    site: str
+    lines: U64
+    overall: bool
 
 
 def line_starts(lines: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -87,9 +98,15 @@ class Boilerplate:
     def nbytes(self) -> int:
         return int(self._table.nbytes)
 
-    def observe(self, site: str, lines: U64, *, overall: bool) -> None:
-        """A document of `site` with these line keys was decided (`overall`: a new story)."""
-        slots = self._slots(self._keys(site, lines, overall=overall))
+    def observe(
+        self, site: str, lines: U64, *, overall: bool, slots: npt.NDArray[np.int64] | None = None
+    ) -> None:
+        """A document of `site` with these line keys was decided (`overall`: a new story).
+        `slots` may pass `self.slots(site, lines)` when the caller has it."""
+        if slots is None:
+            slots = self._slots(self._keys(site, lines, overall=overall))
+        elif not overall:
+            slots = slots[:, lines.size :]  # the per-site half
         cells = self._table[self._rows, slots]
         self._table[self._rows, slots] = np.where(cells < 255, cells + 1, cells)
         self._added += slots.shape[1]
@@ -103,14 +120,22 @@ class Boilerplate:
         cells = self._table[self._rows, slots]
         self._table[self._rows, slots] = np.where(cells > 0, cells - 1, cells)
 
-    def mask(self, site: str, lines: U64) -> Mask:
-        """Which of `lines` are boilerplate (seen in enough other stories)."""
+    def mask(self, site: str, lines: U64, slots: npt.NDArray[np.int64] | None = None) -> Mask:
+        """Which of `lines` are boilerplate (seen in enough other stories).  `slots` may pass
+        `self.slots(site, lines)` when the caller has it."""
         if lines.size == 0:
             return np.zeros(0, dtype=bool)
-        counts = self._table[self._rows, self._slots(self._keys(site, lines))].min(axis=0)
+        if slots is None:
+            slots = self.slots(site, lines)
+        counts = self._table[self._rows, slots].min(axis=0)
         overall, per_site = counts[: lines.size], counts[lines.size :]
         found: Mask = (overall >= self.stories) | (per_site >= self.site_stories)
         return found
+
+    def slots(self, site: str, lines: U64) -> npt.NDArray[np.int64]:
+        """The counters of `lines` (overall, then for `site`): what `mask` and `observe` read
+        and write, for a caller that does both on one document."""
+        return self._slots(self._keys(site, lines))
 
     def _keys(self, site: str, lines: U64, *, overall: bool = True) -> U64:
         # Overall keys, then the same lines keyed by site (in the same order: `mask` splits them).

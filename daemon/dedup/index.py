@@ -13,19 +13,27 @@ to slots.  Cluster sizes and agencies live in small dicts holding only clusters 
 one copy or a known agency.  Shingle sequences (for the exact check of candidates) are kept in
 SQLite, in memory for pending documents, and in a byte-capped cache of recent ones (`cache.py`).
 
+Life cycle of a document, behind named operations (the index is the only place that keeps it):
+
+    reserve()   decided, not yet published: PENDING, found by later decisions, cluster grown
+    commit()    the broker acknowledged its event: COMMITTED (the caller writes it to SQLite)
+    abandon()   never published: DEAD, its keys dropped, its cluster shrunk back
+    expire()    older than the window: DEAD (committed documents only)
+
 Durable copy: the `dedup_docs` and `dedup_clusters` tables of the SQLite `Store`; `load()`
-rebuilds the memory part from them in a few vectorised steps.
+reads them and `restore()` rebuilds the memory part from them in a few vectorised steps.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
+from daemon.dedup.boilerplate import Observed
 from daemon.dedup.lsh import KeyTable
 from daemon.dedup.minhash import MinHasher
 from daemon.dedup.shingles import U32, U64, distinct
@@ -90,6 +98,17 @@ class Sequences:
 
 
 @dataclass(frozen=True, slots=True)
+class Pending:
+    """A reserved document, until `commit()` or `abandon()`: what either needs to finish it."""
+
+    slot: int
+    record: DocRecord
+    sequences: Sequences
+    joined: bool  # it grew its cluster (a duplicate): abandoning it shrinks the cluster back
+    observed: Observed | None  # boilerplate line counts it added (taken back when abandoned)
+
+
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """An LSH candidate with its estimated similarity."""
 
@@ -130,65 +149,125 @@ class DedupIndex:
         self.size = 0  # slots used (alive or dead)
         self.dead = 0
         self._alloc(1024)
-        self.cluster_sizes: dict[str, int] = {}  # clusters with more than one copy
-        self.cluster_agencies: dict[str, str] = {}  # clusters with a known wire agency
-        self.pending: dict[str, int] = {}  # event id → slot, until commit or release
+        self._cluster_sizes: dict[str, int] = {}  # clusters with more than one copy
+        self._cluster_agencies: dict[str, str] = {}  # clusters with a known wire agency
+        self._pending: dict[str, Pending] = {}  # event id → reserved document
         self._last_bands: tuple[U32, U64] | None = None
 
     def _alloc(self, capacity: int) -> None:
         fields = self._fields()
-        self.signature = np.zeros((capacity, self.hasher.num_perm), np.uint32)
-        self.ids = np.zeros((capacity, 2, 16), np.uint8)  # [event_id, cluster_id]
-        self.seen_at = np.zeros(capacity, np.float64)
-        self.text_key = np.zeros(capacity, np.uint64)
-        self.n_shingles = np.zeros(capacity, np.uint32)
-        self.revision = np.zeros(capacity, np.uint16)
-        self.state = np.zeros(capacity, np.uint8)
+        self._signature = np.zeros((capacity, self.hasher.num_perm), np.uint32)
+        self._ids = np.zeros((capacity, 2, 16), np.uint8)  # [event_id, cluster_id]
+        self._seen_at = np.zeros(capacity, np.float64)
+        self._text_key = np.zeros(capacity, np.uint64)
+        self._n_shingles = np.zeros(capacity, np.uint32)
+        self._revision = np.zeros(capacity, np.uint16)
+        self._state = np.zeros(capacity, np.uint8)
         for name, old in fields.items():
             getattr(self, name)[: self.size] = old[: self.size]
 
     def _fields(self) -> dict[str, npt.NDArray[Any]]:
-        names = ("signature", "ids", "seen_at", "text_key", "n_shingles", "revision", "state")
+        names = ("_signature", "_ids", "_seen_at", "_text_key", "_n_shingles", "_revision",
+                 "_state")  # fmt: skip
         return {n: getattr(self, n) for n in names if hasattr(self, n)}
 
     @property
     def capacity(self) -> int:
-        return int(self.state.size)
+        return int(self._state.size)
 
     @property
     def alive(self) -> int:
         return self.size - self.dead
 
+    @property
+    def pending_count(self) -> int:
+        """Documents reserved and neither committed nor abandoned yet."""
+        return len(self._pending)
+
     def nbytes(self) -> int:
         """Bytes of the numpy arrays (slot arrays at capacity, plus the key table levels)."""
         return sum(a.nbytes for a in self._fields().values()) + self.keys.nbytes
 
-    def exact_keys(self, record: DocRecord) -> list[int]:
-        keys = [record.url_key, record.text_key]
-        return keys if record.guid_key is None else [*keys, record.guid_key]
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def reserve(
+        self,
+        record: DocRecord,
+        sequences: Sequences,
+        *,
+        joined: bool = False,
+        observed: Observed | None = None,
+        bands: U64 | None = None,
+    ) -> int:
+        """Register a decided document as PENDING; returns its slot.
+
+        `joined`: it is a copy in another document's cluster, which grows by one.  `observed`
+        is kept to be taken back if it is abandoned; `bands` may pass the signature's band keys
+        when the caller has them.
+        """
+        slot = self._add(record, PENDING, bands)
+        if joined:
+            self._cluster_sizes[record.cluster_id] = self.cluster_size(record.cluster_id) + 1
+        self._pending[record.event_id] = Pending(slot, record, sequences, joined, observed)
+        return slot
+
+    def commit(self, event_id: str) -> Pending | None:
+        """The document's event was acknowledged: COMMITTED.  None if it is not pending."""
+        pending = self._pending.pop(event_id, None)
+        if pending is not None and self._state[pending.slot] == PENDING:
+            self._state[pending.slot] = COMMITTED
+        return pending
+
+    def abandon(self, event_id: str) -> Pending | None:
+        """The document was never published: forgotten, its cluster shrunk back.  None if it is
+        not pending."""
+        pending = self._pending.pop(event_id, None)
+        if pending is None:
+            return None
+        if self._state[pending.slot] != DEAD:
+            self._state[pending.slot] = DEAD
+            self.dead += 1
+        record = pending.record
+        self.keys.discard_recent([*_exact_keys(record), *self._band_keys(record)], pending.slot)
+        if pending.joined:
+            size = self.cluster_size(record.cluster_id) - 1
+            if size > 1:
+                self._cluster_sizes[record.cluster_id] = size
+            else:
+                self._cluster_sizes.pop(record.cluster_id, None)
+        return pending
+
+    def pending_sequences(self, event_id: str) -> Sequences | None:
+        """The sequences of a reserved document (None if it is not pending)."""
+        pending = self._pending.get(event_id)
+        return None if pending is None else pending.sequences
 
     def add(self, record: DocRecord, *, state: int = PENDING) -> int:
-        """Register a document; returns its slot."""
+        """Register a document in `state` outside the life cycle (benchmarks); returns its slot."""
+        return self._add(record, state, None)
+
+    def _add(self, record: DocRecord, state: int, bands: U64 | None) -> int:
         if self.size == self.capacity:
             self._alloc(self.capacity + max(1024, self.capacity // 4))
         slot = self.size
         self.size += 1
         self._store(slot, record, state)
-        self.keys.add([*self.exact_keys(record), *self._band_keys(record)], slot)
+        band_keys: list[int] = [] if bands is None else bands.tolist()
+        self.keys.add([*_exact_keys(record), *(band_keys or self._band_keys(record))], slot)
         return slot
 
     def _store(self, slot: int, record: DocRecord, state: int) -> None:
         if record.signature is not None:
-            self.signature[slot] = record.signature
-        self.ids[slot, 0] = np.frombuffer(_uuid_bytes(record.event_id), np.uint8)
-        self.ids[slot, 1] = np.frombuffer(_uuid_bytes(record.cluster_id), np.uint8)
-        self.seen_at[slot] = record.seen_at
-        self.text_key[slot] = record.text_key
-        self.n_shingles[slot] = record.n_shingles
-        self.revision[slot] = record.revision
-        self.state[slot] = state
+            self._signature[slot] = record.signature
+        self._ids[slot, 0] = np.frombuffer(_uuid_bytes(record.event_id), np.uint8)
+        self._ids[slot, 1] = np.frombuffer(_uuid_bytes(record.cluster_id), np.uint8)
+        self._seen_at[slot] = record.seen_at
+        self._text_key[slot] = record.text_key
+        self._n_shingles[slot] = record.n_shingles
+        self._revision[slot] = record.revision
+        self._state[slot] = state
         if record.agency is not None:
-            self.cluster_agencies.setdefault(record.cluster_id, record.agency)
+            self._cluster_agencies.setdefault(record.cluster_id, record.agency)
 
     def _band_keys(self, record: DocRecord) -> list[int]:
         if record.signature is None:
@@ -204,18 +283,27 @@ class DedupIndex:
             last = self._last_bands = (signature, self.hasher.band_keys(signature))
         return last[1]
 
-    def remove(self, slot: int, record: DocRecord) -> None:
-        """Forget a pending document (it was never published)."""
-        if self.state[slot] != DEAD:
-            self.state[slot] = DEAD
-            self.dead += 1
-        self.keys.discard_recent([*self.exact_keys(record), *self._band_keys(record)], slot)
+    # -- what a decision reads ----------------------------------------------------------------
 
     def event_id(self, slot: int) -> str:
-        return _uuid_text(self.ids[slot, 0].tobytes())
+        return _uuid_text(self._ids[slot, 0].tobytes())
 
     def cluster_id(self, slot: int) -> str:
-        return _uuid_text(self.ids[slot, 1].tobytes())
+        return _uuid_text(self._ids[slot, 1].tobytes())
+
+    def text_key(self, slot: int) -> int:
+        return int(self._text_key[slot])
+
+    def revision(self, slot: int) -> int:
+        return int(self._revision[slot])
+
+    def cluster_size(self, cluster_id: str) -> int:
+        """Documents in the cluster (pending ones included); 1 for a cluster of one."""
+        return self._cluster_sizes.get(cluster_id, 1)
+
+    def cluster_agency(self, cluster_id: str) -> str | None:
+        """The wire agency the cluster is credited to, if known."""
+        return self._cluster_agencies.get(cluster_id)
 
     def latest(self, key: int) -> int | None:
         """The newest live slot registered under an exact key, if any."""
@@ -224,8 +312,17 @@ class DedupIndex:
     def latest_each(self, keys: list[int]) -> list[int | None]:
         """`latest(key)` for each of `keys`, in one lookup."""
         found = self.keys.lookup_each(np.array(keys, np.uint64))
-        alive = [slots[self.state[slots] != DEAD] for slots in found]
-        return [int(slots.max()) if slots.size else None for slots in alive]
+        state = self._state  # a few slots per key: plain indexing costs less than numpy calls
+        return [
+            max((s for s in slots.tolist() if state[s] != DEAD), default=None) for slots in found
+        ]
+
+    def exact(self, keys: list[int]) -> tuple[int | None, int | None]:
+        """(the newest live slot with the URL key, else with the feed GUID key; the newest live
+        slot with the text key), for `keys` = [URL key, text key] or [URL, text, GUID key]."""
+        by_url, same_text, *by_guid = self.latest_each(keys)
+        previous = by_url if by_url is not None or not by_guid else by_guid[0]
+        return previous, same_text
 
     def candidates(
         self,
@@ -234,35 +331,45 @@ class DedupIndex:
         min_shingles: int,
         limit: int | None = None,
         min_containment: float = 0.0,
+        *,
+        bands: U64 | None = None,
     ) -> list[Candidate]:
         """Live documents sharing at least one LSH band, best estimated similarity first.
 
         Estimates are computed for all candidates at once; only the best `limit` (all if None)
         with an estimated containment of at least `min_containment` are returned, ties kept in
-        slot order.
+        slot order.  `bands` may pass the signature's band keys when the caller has them.
         """
-        slots = distinct(self.keys.lookup(self._bands(signature)))
-        slots = slots[(self.state[slots] != DEAD) & (self.n_shingles[slots] >= min_shingles)]
+        found = self.keys.lookup(self._bands(signature) if bands is None else bands)
+        slots = distinct(found)
+        slots = slots[(self._state[slots] != DEAD) & (self._n_shingles[slots] >= min_shingles)]
         if slots.size == 0:
             return []
-        equal = np.count_nonzero(self.signature[slots] == signature, axis=1)
-        jaccard = equal / max(signature.size, 1)
-        other = self.n_shingles[slots].astype(np.int64)
-        shared = jaccard * (n_shingles + other) / (1 + jaccard)
-        containment = np.minimum(1.0, shared / np.maximum(1, np.minimum(n_shingles, other)))
-        order = np.argsort(-containment, kind="stable")[:limit]
+        equal = np.count_nonzero(self._signature[slots] == signature, axis=1).tolist()
+        # A few candidates at most: plain floats cost less than numpy calls, same IEEE results.
+        width = max(signature.size, 1)
+        ranked: list[tuple[float, int, int, float]] = []
+        others = self._n_shingles[slots].tolist()
+        for slot, same, other in zip(slots.tolist(), equal, others, strict=True):
+            jaccard = same / width
+            shared = jaccard * (n_shingles + other) / (1 + jaccard)
+            containment = min(1.0, shared / max(1, min(n_shingles, other)))
+            if containment >= min_containment:
+                ranked.append((-containment, len(ranked), slot, jaccard))
+        ranked.sort()  # best first; ties in slot order
         return [
-            Candidate(int(slots[i]), self.event_id(int(slots[i])), float(jaccard[i]),
-                      float(containment[i]))
-            for i in order.tolist() if containment[i] >= min_containment
-        ]  # fmt: skip
+            Candidate(slot, self.event_id(slot), jaccard, -negative)
+            for negative, _, slot, jaccard in ranked[:limit]
+        ]
+
+    # -- window and start-up ------------------------------------------------------------------
 
     def expire(self, cutoff: float) -> int:
         """Forget every live document seen before `cutoff`; compacts when a quarter is dead."""
-        # Pending documents are never expired: their fate is decided by commit or release.
-        old = (self.state[: self.size] == COMMITTED) & (self.seen_at[: self.size] < cutoff)
+        # Pending documents are never expired: their fate is decided by commit or abandon.
+        old = (self._state[: self.size] == COMMITTED) & (self._seen_at[: self.size] < cutoff)
         count = int(np.count_nonzero(old))
-        self.state[: self.size][old] = DEAD
+        self._state[: self.size][old] = DEAD
         self.dead += count
         if self.dead > max(1024, self.size // 4):
             self.compact()
@@ -270,16 +377,28 @@ class DedupIndex:
 
     def compact(self) -> None:
         """Drop dead slots: renumber the live ones (order kept) and rebuild the key table."""
-        live = self.state[: self.size] != DEAD
+        live = self._state[: self.size] != DEAD
         mapping = np.where(live, np.cumsum(live) - 1, -1).astype(np.int64)
         for array in self._fields().values():
             kept = array[: self.size][live]
             array[: kept.shape[0]] = kept
         self.size = int(np.count_nonzero(live))
-        self.state[self.size :] = DEAD
+        self._state[self.size :] = DEAD
         self.dead = 0
         self.keys.rebuild(mapping)
-        self.pending = {eid: int(mapping[slot]) for eid, slot in self.pending.items()}
+        self._pending = {
+            eid: replace(p, slot=int(mapping[p.slot])) for eid, p in self._pending.items()
+        }
+
+    def restore(self, records: list[DocRecord], clusters: list[tuple[Any, ...]]) -> None:
+        """Start-up: committed documents and their clusters' sizes and agencies, as `load()`
+        read them."""
+        self.bulk_load(records)
+        for cluster_id, size, agency in clusters:
+            if size > 1:
+                self._cluster_sizes[cluster_id] = size
+            if agency:
+                self._cluster_agencies[cluster_id] = agency
 
     def bulk_load(self, records: list[DocRecord]) -> None:
         """Start-up: add committed documents in one pass (keys sorted once)."""
@@ -292,16 +411,22 @@ class DedupIndex:
         slots: list[int] = []
         for offset, record in enumerate(records):
             self._store(start + offset, record, COMMITTED)
-            exact = self.exact_keys(record)
+            exact = _exact_keys(record)
             keys += exact
             slots += [start + offset] * len(exact)
         self.size = start + len(records)
         with_sig = [i for i, r in enumerate(records) if r.signature is not None]
         if with_sig:
-            bands = self.hasher.band_keys(self.signature[[start + i for i in with_sig]])
+            bands = self.hasher.band_keys(self._signature[[start + i for i in with_sig]])
             keys += bands.ravel().tolist()
             slots += np.repeat(np.array(with_sig) + start, self.hasher.bands).tolist()
         self.keys.bulk_load(np.array(keys, np.uint64), np.array(slots, np.uint32))
+
+
+def _exact_keys(record: DocRecord) -> list[int]:
+    # The order is the one `exact()` unpacks: URL, text, then the GUID when there is one.
+    keys = [record.url_key, record.text_key]
+    return keys if record.guid_key is None else [*keys, record.guid_key]
 
 
 # --- the durable copy (run on the Store thread) ------------------------------------------

@@ -26,6 +26,7 @@ class MinHasher:
         self.rows = num_perm // bands
         self._a = constants("newsd.minhash.a", num_perm)
         self._b = constants("newsd.minhash.b", num_perm)
+        self._a_column, self._b_column = self._a[:, None], self._b[:, None]
         self._row_weights = constants("newsd.minhash.rows", self.rows)
         self._band_tags: U64 = np.arange(bands, dtype=np.uint64) << np.uint64(BAND_BITS)
 
@@ -37,10 +38,11 @@ class MinHasher:
         unique = (shingles if is_distinct else distinct(shingles)).astype(np.uint64)
         if unique.size == 0:
             return np.full(self.num_perm, 0xFFFFFFFF, dtype=np.uint32)
-        hashed = np.multiply(unique[:, None], self._a[None, :])
-        hashed += self._b
+        # One (num_perm x n) product; each row's minimum runs along contiguous memory.
+        hashed = self._a_column * unique
+        hashed += self._b_column
         # x >> 32 is monotonic, so the minimum can be taken before the shift (on num_perm values).
-        out: U32 = (hashed.min(axis=0) >> np.uint64(32)).astype(np.uint32)
+        out: U32 = (hashed.min(axis=1) >> np.uint64(32)).astype(np.uint32)
         return out
 
     def band_keys(self, signatures: U32) -> U64:

@@ -87,8 +87,12 @@ def overlap(
     smaller_set = min(set_a.size, set_b.size)
     first_smaller = _is_smaller(first, set_a, second, set_b)
     small = first if first_smaller else second
-    in_b, in_a = members(first, set_b), members(second, set_a)
-    own_a, own_b = opening_before_block(in_b), opening_before_block(in_a)
+    in_b = members(first, set_b)
+    own_a = opening_before_block(in_b)
+    # The second's positions matter for its own opening (only their minimum counts, so not
+    # when the first has none) and for its own run when it is the smaller.
+    in_a = members(second, set_a) if own_a or not first_smaller else in_b
+    own_b = opening_before_block(in_a) if own_a else 0
     opening = min(own_a, own_b)
     words = 0.0
     if opening and openings[0] is not None and openings[1] is not None:
@@ -116,9 +120,11 @@ def _word_jaccard(first: U32, second: U32) -> float:
 def opening_before_block(shared: npt.NDArray[np.bool_], gap: int = 5) -> int:
     """Positions before the first shared one, if every shared position after them forms one
     block (unshared gaps of at most `gap` positions, one changed word, are bridged); else 0."""
-    if not shared.any():
+    if shared.size == 0 or shared[0]:  # no opening of its own (or nothing at all)
         return 0
     start = int(shared.argmax())
+    if start == 0:  # nothing shared
+        return 0
     block = shared[start:]
     last = block.size - int(block[::-1].argmax())
     return start if longest_run(~block[:last]) <= gap else 0
@@ -128,8 +134,8 @@ def members(values: U32, sorted_set: U32) -> npt.NDArray[np.bool_]:
     # Membership by binary search in a sorted unique array: one searchsorted, no sort.
     if sorted_set.size == 0:
         return np.zeros(values.size, dtype=bool)
-    found = np.minimum(sorted_set.searchsorted(values), sorted_set.size - 1)
-    out: npt.NDArray[np.bool_] = sorted_set[found] == values
+    found = sorted_set.searchsorted(values)
+    out: npt.NDArray[np.bool_] = sorted_set.take(found, mode="clip") == values
     return out
 
 

@@ -68,9 +68,12 @@ def _page(path: Path, url: str | None) -> FetchedPage:
     )
 
 
+_NOT_FIELDS = ("entry", "fetched_at", "fields", "fingerprint")
+
+
 def article_fields(article: Article) -> dict[str, Any]:
     """An article as a JSON-ready dict (without its feed entry; dates as ISO 8601)."""
-    own = {k: v for k, v in asdict(article).items() if k not in ("entry", "fetched_at", "fields")}
+    own = {k: v for k, v in asdict(article).items() if k not in _NOT_FIELDS}
     fields = {**own, **asdict(article.fields)}
     for key in ("published_at", "modified_at"):
         value = fields[key]

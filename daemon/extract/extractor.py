@@ -31,6 +31,7 @@ from datetime import datetime
 
 import structlog
 
+from daemon.dedup.fingerprint import FingerprintParams
 from daemon.dedup.keys import canonical_url
 from daemon.errors import ExtractError
 from daemon.extract.credits import agency_name, split_authors
@@ -39,7 +40,14 @@ from daemon.extract.feedtext import entry_text, html_to_text, sane_canonical
 from daemon.extract.language import detect_language
 from daemon.extract.pool import ExtractPool
 from daemon.extract.sitename import clean_site_name, strip_site_suffix, url_section
-from daemon.extract.work import TEASER_CHARS, Extracted, extract_html, extract_text
+from daemon.extract.work import (
+    TEASER_CHARS,
+    Extracted,
+    extract_html,
+    extract_text,
+    fingerprinted,
+    paragraphs,
+)
 from daemon.fetch.contract import content_charset
 from daemon.observability.metrics import Metrics
 from daemon.records import (
@@ -65,9 +73,11 @@ class Extractor:
         *,
         pool: ExtractPool | None = None,
         metrics: Metrics | None = None,
+        fingerprint: FingerprintParams | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
+        self.fingerprint = fingerprint  # dedup's, computed in the worker when given
         self.pool = pool or ExtractPool(
             workers=settings.workers,
             timeout=settings.timeout,
@@ -102,9 +112,12 @@ class Extractor:
         if page.is_text_capture:
             charset = content_charset(page.content_type)
             return await self.pool.run(
-                extract_text, page.body, declared_language=language, charset=charset
-            )
+                fingerprinted, self.fingerprint, extract_text, page.body,
+                declared_language=language, charset=charset,
+            )  # fmt: skip
         return await self.pool.run(
+            fingerprinted,
+            self.fingerprint,
             extract_html,
             page.body,
             page.final_url,
@@ -144,7 +157,7 @@ class Extractor:
             entry=entry,
             url=url,
             canonical_url=_canonical(found.canonical, url),
-            text=_paragraphs(found.text),
+            text=paragraphs(found.text),
             fetched_at=page.fetched_at,
             extraction=status,
             fields=replace(
@@ -155,6 +168,7 @@ class Extractor:
                 language=language,
                 syndication=(found.agencies + agencies or (None,))[0],
             ),
+            fingerprint=found.fingerprint,
         )
 
     def _plausible(self, fields: ArticleFields, page: FetchedPage) -> ArticleFields:
@@ -191,11 +205,6 @@ def _access(found: Extracted) -> Access:
     declare every article not free and still serve it whole."""
     wall = found.wall or ("paywalled" if found.not_free else None)
     return wall if wall is not None and len(found.text) < TEASER_CHARS else "free"
-
-
-def _paragraphs(text: str) -> str:
-    """One paragraph per non-blank line, separated by a blank line (the event's `text`)."""
-    return "\n\n".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def _people(names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -8,6 +8,7 @@ a few times).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,7 @@ import trafilatura
 from trafilatura.metadata import extract_metadata
 from trafilatura.utils import load_html
 
+from daemon.dedup.fingerprint import Fingerprint, FingerprintParams, fingerprint
 from daemon.extract.credits import split_authors
 from daemon.extract.dates import absurd_declaration
 from daemon.extract.language import detect_language
@@ -46,6 +48,23 @@ class Extracted:
     wall: Access | None = None  # a pay/registration wall container; looked for on teasers only
     dropped_dates: int = 0  # absurd dated claims the page made (negative or zero years)
     extra: dict[str, str] = field(default_factory=dict)
+    fingerprint: Fingerprint | None = None  # dedup's, of `paragraphs(text)` (see `fingerprinted`)
+
+
+def fingerprinted(
+    params: FingerprintParams | None, extract: Callable[..., Extracted], *args: Any, **kwargs: Any
+) -> Extracted:
+    """`extract(*args, **kwargs)`, with dedup's fingerprint of the article text it gives
+    (`paragraphs(text)`) when `params` are given: computed here, off the event loop."""
+    found = extract(*args, **kwargs)
+    if params is None or not found.text:
+        return found
+    return replace(found, fingerprint=fingerprint(paragraphs(found.text), params))
+
+
+def paragraphs(text: str) -> str:
+    """One paragraph per non-blank line, separated by a blank line (the event's `text`)."""
+    return "\n\n".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def extract_html(
@@ -92,6 +111,7 @@ _WARM_PAGE = (
 def warm() -> None:
     """Build the libraries' lazily loaded state now (see daemon/extract/preload.py)."""
     extract_html(_WARM_PAGE, "https://www.example.com/warm", declared_language=None)
+    fingerprint("Warm-up text")
 
 
 def extract_text(

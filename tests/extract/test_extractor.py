@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from daemon.dedup.fingerprint import FingerprintParams, fingerprint
+from daemon.dedup.keys import content_hash
 from daemon.events import article_event
 from daemon.extract.extractor import Extractor
 from daemon.extract.pool import ExtractPool
@@ -244,3 +246,23 @@ async def test_a_text_capture_is_decoded_in_its_declared_charset(
     )
     article = await extractor(page)
     assert "\ufffd" not in article.text and "Городские службы" in article.text
+
+
+async def test_worker_attaches_the_dedup_fingerprint_of_the_article_text(pool: ExtractPool) -> None:
+    """With dedup's parameters, the worker fingerprints the article's final text (HTML and
+    text captures); without them, and on a feed-content fallback, decide() gets none it can use."""
+    params = FingerprintParams(shingle_size=4)
+    printing = Extractor(ExtractSettings(), pool=pool, fingerprint=params)
+    seed = (SEEDS / "000_24d017f70a831444.txt").read_bytes()
+    for page in (_page(_html()), _page(seed, text=True)):
+        article = await printing(page)
+        assert article.fingerprint is not None and article.fingerprint.text == article.text
+        assert article.fingerprint.content_hash == content_hash(article.text)
+        assert article.fingerprint.params == params
+        expected = fingerprint(article.text, params)
+        assert (article.fingerprint.signature == expected.signature).all()
+    plain = await Extractor(ExtractSettings(), pool=pool)(_page(_html()))
+    assert plain.fingerprint is None
+    fallback = await printing(_page(b"<html><body><p>x</p></body></html>", content=PARAGRAPH))
+    assert fallback.extraction == "feed_content"
+    assert fallback.fingerprint is None or fallback.fingerprint.text != fallback.text
