@@ -347,6 +347,27 @@ class FeedConfig(_Section):
         return value
 
 
+class ClusterSettings(_Section):
+    enabled: bool = Field(False, description="Run as one instance of a group (docs/scaling.md).")
+    group: str = Field("newsd", description="Consumer group id shared by the instances.")
+    session_timeout_ms: int = Field(
+        10_000, ge=1, description="An instance silent this long leaves the group (failover)."
+    )
+    heartbeat_interval_ms: int = Field(
+        3_000, ge=1, description="Heartbeats to the group coordinator, in milliseconds."
+    )
+    topic_prefix: str = Field("newsd._cluster", description="Prefix of the internal topics.")
+    feeds_partitions: int = Field(12, ge=1, description="Partitions of the feeds topic.")
+    replay_partitions: int = Field(
+        12, ge=1, description="Partitions of the replay work topic (instances replaying at once)."
+    )
+    dedup_retention_ms: int = Field(
+        8 * 24 * 3600 * 1000,
+        ge=-1,
+        description="retention.ms of the dedup changelog (keep it above dedup.window_days).",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NEWSD_", env_nested_delimiter="__", extra="forbid", frozen=True
@@ -364,6 +385,7 @@ class Settings(BaseSettings):
     state: StateSettings = Field(default_factory=StateSettings)
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
     ops: OpsSettings = Field(default_factory=OpsSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     feeds: list[FeedConfig] = Field(default_factory=list)
 
     @classmethod
