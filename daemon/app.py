@@ -46,7 +46,7 @@ from daemon.observability import ops as opsview
 from daemon.observability.logging import configure, set_level
 from daemon.observability.metrics import Metrics
 from daemon.observability.readiness import ReadinessProbe
-from daemon.pipeline import Pipeline
+from daemon.pipeline import ForwardStage, Pipeline
 from daemon.replay.archive import ArchiveWriter
 from daemon.replay.progress import ReplayProgress
 from daemon.replay.rate import RateLimiter
@@ -88,8 +88,10 @@ async def runtime(
     *,
     extra_headers: dict[str, str] | None = None,
     on_outcome: Callable[[str], None] | None = None,
+    forward: ForwardStage | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Open store, sink, HTTP client and stages; start the pipeline; close all on exit."""
+    """Open store, sink, HTTP client and stages; start the pipeline; close all on exit.
+    With `forward` (cluster mode) extracted articles go there instead of to dedup."""
     async with contextlib.AsyncExitStack() as stack:
         store = Store.in_dir(settings.state.dir)
         await store.open()
@@ -121,6 +123,7 @@ async def runtime(
             extra_headers=extra_headers,
             on_outcome=on_outcome,
             storyteller=storyteller,
+            forward=forward,
         )
         rt = Runtime(settings, store, sink, http, pipeline, metrics, extractor, deduper)
         async with _supervised(pipeline):
