@@ -89,7 +89,7 @@ async def owner(settings: Settings) -> AsyncIterator[DedupOwner]:
 
 async def owner_process(overrides: dict[str, Any], path: Path) -> asyncio.subprocess.Process:
     """A dedup owner in a child process (`python -m tests.cluster.owner_process`)."""
-    path.write_text(json.dumps(overrides))
+    await asyncio.to_thread(path.write_text, json.dumps(overrides))
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.cluster.owner_process", str(path),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,

@@ -11,12 +11,11 @@ from pathlib import Path
 
 from daemon.cluster.dedupowner import DedupOwner
 from daemon.observability.metrics import Metrics
-from daemon.settings import load
+from daemon.settings import Settings, load
 from daemon.sinks.kafka import KafkaSink
 
 
-async def main(path: Path) -> None:
-    settings = load(None, **json.loads(path.read_text()))
+async def main(settings: Settings) -> None:
     sink = KafkaSink(settings.kafka, settings.kafka.bootstrap_servers or "")
     await sink.start()
     stop = asyncio.Event()
@@ -28,4 +27,4 @@ async def main(path: Path) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1])))
+    asyncio.run(main(load(None, **json.loads(Path(sys.argv[1]).read_text()))))

@@ -119,13 +119,12 @@ async def test_a_redelivered_article_after_failover_keeps_its_event(
     pages = [text_page(f"http://a.test/{i}", t, "site-a") for i, t in enumerate(texts)]
     pages.append(text_page("http://b.test/0", repost_of(texts[0]), "site-b"))
     settings = settings_for(overrides, tmp_path / "a")
-    async with instance(settings) as (rt, _):
-        async with owner(settings):
-            for page in pages:
-                await rt.pipeline.feed_page(page)
-            assert await rt.pipeline.drain(timeout=30)
-            before = await public_events(settings, expect=3)
-    fresh_group = overrides | {"cluster": overrides["cluster"] | {"group": "another-group"}}
+    async with instance(settings) as (rt, _), owner(settings):
+        for page in pages:
+            await rt.pipeline.feed_page(page)
+        assert await rt.pipeline.drain(timeout=30)
+        before = await public_events(settings, expect=3)
+    fresh_group = overrides | {"cluster": overrides["cluster"] | {"group": "a-new-group"}}
     settings_2 = settings_for(fresh_group, tmp_path / "b")
     async with owner(settings_2) as second:
         for _ in range(100):
