@@ -31,7 +31,8 @@ READ_AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 def page_html(text: str) -> bytes:
     paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in text.splitlines() if line)
-    return f"<html><head><title>t</title></head><body><article>{paragraphs}</article></body></html>".encode()
+    head = "<html><head><title>t</title></head>"
+    return f"{head}<body><article>{paragraphs}</article></body></html>".encode()
 
 
 def write_warc(path: Path, pages: list[tuple[str, str]]) -> Path:
