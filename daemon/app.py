@@ -35,6 +35,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
 from daemon import reload as reloading
+from daemon.cluster import roles
+from daemon.cluster.articles import ArticleForwarder
 from daemon.dedup.deduper import Deduper
 from daemon.errors import ConfigError, NewsdError, SinkError, UsageError, WorkerDied
 from daemon.extract.command import extract_paths
@@ -194,12 +196,15 @@ async def run(
     configure(settings.log.level, settings.log.format)
     if config is None:
         log.warning("config.not_found", looked_for=str(DEFAULT_CONFIG), using="defaults, NEWSD_*")
+    roles.require_shared_broker(settings)
     with state_lock(settings.state.dir):
         async with (
             broker_for(settings) as (resolved, _),
-            runtime(resolved, make_sink(resolved)) as rt,
+            roles.forwarding(resolved) as forwarder,
+            runtime(resolved, make_sink(resolved), forward=forwarder) as rt,
         ):
             service = _Service(rt, settings, reload)
+            service.forwarder = forwarder
             await service.open_feeds()
             async with opsview.serve(resolved.ops, service.ops):
                 log.info("daemon.started", feeds=len(service.poller.feeds), once=once)
@@ -214,6 +219,7 @@ class _Service:
     poller: Poller
     watcher: FeedWatcher
     control: FeedControlRepo
+    forwarder: ArticleForwarder | None = None  # cluster mode (daemon/cluster/roles.py)
 
     def __init__(
         self, rt: Runtime, settings: Settings, reload: Callable[[], Settings] | None
@@ -282,6 +288,7 @@ class _Service:
     async def run_forever(self) -> bool:
         async with asyncio.TaskGroup() as group:
             group.create_task(self._report(), name="daemon.report")
+            self._start_cluster_members(group)
             reloader = group.create_task(self._reloader(), name="daemon.reload")
             watching = group.create_task(
                 self.watcher.run(self.poller, self.stop), name="feeds.watch"
@@ -291,6 +298,15 @@ class _Service:
             await watching
             await self._stop()
         return True
+
+    def _start_cluster_members(self, group: asyncio.TaskGroup) -> None:
+        if self.forwarder is None:
+            return
+        rt = self.rt
+        roles.start_members(
+            group, rt.settings, sink=rt.sink, pipeline=rt.pipeline,
+            forwarder=self.forwarder, metrics=rt.metrics, stop=self.stop,
+        )  # fmt: skip
 
     async def _stop(self) -> None:
         """The stop sequence, after intake stopped (`Poller.run` returned at the first signal):
@@ -399,6 +415,9 @@ async def replay(settings: Settings, options: ReplayOptions) -> int:
     configure(settings.log.level, settings.log.format)
     settings = _replay_settings(settings, options)
     run_id = _run_id()
+    if settings.cluster.enabled and options.sink == "kafka":
+        roles.require_shared_broker(settings)
+        return await _submit_replay(settings, options, run_id)
     source = ReplaySource(options.paths, since=options.since, until=options.until, run_id=run_id)
     progress = ReplayProgress(
         total=source.total_bytes, tty=sys.stderr.isatty(), position=lambda: source.bytes_done
@@ -419,6 +438,15 @@ async def replay(settings: Settings, options: ReplayOptions) -> int:
             await _replay_items(rt, source, progress, options.rate)
     summary = progress.close(source.stats)
     print(json.dumps({"run_id": run_id, **summary}, indent=2, default=str))
+    return 0
+
+
+async def _submit_replay(settings: Settings, options: ReplayOptions, run_id: str) -> int:
+    """Cluster mode: the files become work items for the group's replay workers (the running
+    instances); print the run id and return once the broker acknowledged them."""
+    items = roles.run_items(options.paths, run_id, since=options.since, until=options.until)
+    await roles.submit_run(settings, items)
+    print(json.dumps({"run_id": run_id, "files": len(items), "distributed": True}, indent=2))
     return 0
 
 
