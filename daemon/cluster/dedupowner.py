@@ -34,6 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -126,6 +127,7 @@ class _Term:
     ledger: OffsetLedger = dataclasses.field(default_factory=OffsetLedger)
     order: ReplayOrder[_Item] = dataclasses.field(default_factory=ReplayOrder)
     markers: dict[str, list[tuple[int, int]]] = dataclasses.field(default_factory=dict)
+    writes: set[asyncio.Future[None]] = dataclasses.field(default_factory=set)  # changelog acks
 
 
 class DedupOwner:
@@ -146,6 +148,7 @@ class DedupOwner:
         self.partition = TopicPartition(articles_topic(settings), 0)
         self.term: _Term | None = None
         self.terms = 0  # terms begun (tests and logs: how often ownership moved here)
+        self.last_rebuild_seconds = 0.0
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
 
@@ -211,8 +214,9 @@ class DedupOwner:
         async def settle(entry: FeedEntry, done: bool) -> None:
             published = deduper.committed.pop(id(entry), None)
             if done and published is not None:
-                done = await self._log_doc(*published)
-            ledger.settled(offset, done)
+                await self._log_doc(term, offset, *published)
+            else:
+                ledger.settled(offset, done)
 
         article = carried.article
         entry = dataclasses.replace(article.entry, settle=settle)
@@ -227,6 +231,7 @@ class DedupOwner:
         after = term.order.next_file(done.run_id)
         if after > before:
             await term.pipeline.drain()
+            await asyncio.gather(*term.writes)
             progress = changelog.RunProgress(done.run_id, after)
             ok = await self._write(*changelog.progress_record(progress))
             self._settle_markers(term, done.run_id, after, ok)
@@ -303,6 +308,7 @@ class DedupOwner:
             return
         await term.pipeline.drain(timeout=self.settings.pipeline.shutdown_grace)
         await term.pipeline.stop()
+        await asyncio.gather(*term.writes)
         with contextlib.suppress(KafkaError):
             await self._commit(term)
         await term.deduper.inner.close()
@@ -314,27 +320,64 @@ class DedupOwner:
 
     # -- the changelog ------------------------------------------------------------------------
 
-    async def _log_doc(self, article: Article, verdict: Verdict, decided_at: float) -> bool:
+    async def _log_doc(
+        self, term: _Term, offset: int, article: Article, verdict: Verdict, decided_at: float
+    ) -> None:
+        """Hand the document's changelog record to the producer (in acknowledgement order);
+        the record is settled once the broker acknowledged it, without holding up the next."""
         key, value = changelog.doc_record(article, verdict.kind, verdict.event_id or "", decided_at)
-        return await self._write(key, value)
+        try:
+            delivery = await self._enqueue(key, value)
+        except SinkError as exc:
+            self._changelog_failed(exc)
+            term.ledger.settled(offset, False)
+            return
+        written = asyncio.ensure_future(self._settle_written(term.ledger, offset, delivery))
+        term.writes.add(written)
+        written.add_done_callback(term.writes.discard)
+
+    async def _settle_written(
+        self, ledger: OffsetLedger, offset: int, delivery: asyncio.Future[Any]
+    ) -> None:
+        try:
+            await delivery
+        except KafkaError as exc:
+            self._changelog_failed(translate(exc))
+            ledger.settled(offset, False)
+            return
+        ledger.settled(offset, True)
+
+    def _changelog_failed(self, exc: SinkError) -> None:
+        self.metrics.incr(f"owner.changelog_error.{exc.reason}")
+        log.error("owner.changelog_failed", reason=exc.reason, detail=exc.detail)
 
     async def _write(self, key: bytes, value: bytes | None) -> bool:
         """Append to the changelog and wait for the acknowledgement; False (counted) if refused."""
         try:
             await self._send(key, value)
         except SinkError as exc:
-            self.metrics.incr(f"owner.changelog_error.{exc.reason}")
-            log.error("owner.changelog_failed", reason=exc.reason, detail=exc.detail)
+            self._changelog_failed(exc)
             return False
         return True
 
     async def _send(self, key: bytes, value: bytes | None) -> None:
+        """Append to the changelog and wait for the acknowledgement."""
+        delivery = await self._enqueue(key, value)
+        try:
+            await delivery
+        except KafkaError as exc:
+            raise translate(exc) from exc
+
+    async def _enqueue(self, key: bytes, value: bytes | None) -> asyncio.Future[Any]:
         if self._producer is None:
             raise SinkError("not_started", "the dedup owner's producer is not running")
         try:
-            await (await self._producer.send(dedup_topic(self.settings), value, key=key))
+            delivery: asyncio.Future[Any] = await self._producer.send(
+                dedup_topic(self.settings), value, key=key
+            )
         except KafkaError as exc:
             raise translate(exc) from exc
+        return delivery
 
     async def _rebuild(self, term: _Term) -> None:
         """Re-decide every article on the changelog, in order, with the clock it was decided
@@ -355,7 +398,8 @@ class DedupOwner:
             self.clock.fixed = None
         await self._send(barrier_key, None)  # tombstone: compaction removes the barrier
         self.metrics.incr("owner.rebuilt_docs", counts["docs"])
-        log.info("owner.rebuilt", seconds=round(time.monotonic() - started, 3), **counts)
+        self.last_rebuild_seconds = time.monotonic() - started
+        log.info("owner.rebuilt", seconds=round(self.last_rebuild_seconds, 3), **counts)
 
     async def _read_until(
         self,
