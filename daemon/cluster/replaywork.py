@@ -21,6 +21,7 @@ the owner recognises (`Skip("unchanged")`).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -119,7 +120,9 @@ class ReplayWorker:
         self.files_done = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Take files until `stop` is set; a file being replayed is finished first."""
+        """Take files until `stop` is set.  A file being replayed when it is set is abandoned
+        uncommitted (the instance is stopping its pipeline): the group gives it to another
+        member, which replays it whole."""
         await ensure_internal_topics(self.settings)
         cluster = self.settings.cluster
         consumer = AIOKafkaConsumer(
@@ -138,7 +141,8 @@ class ReplayWorker:
                 batch = await consumer.getmany(timeout_ms=200, max_records=1)
                 for part, records in batch.items():
                     for record in records:
-                        await self._take(record)
+                        if not await _unless(stop, self._take(record)):
+                            return  # cut short: not committed, another member redoes the file
                         await consumer.commit({part: OffsetAndMetadata(record.offset + 1, "")})
         except KafkaError as exc:
             raise translate(exc) from exc
@@ -181,3 +185,17 @@ class ReplayWorker:
         self.files_done += 1
         self.metrics.incr("replay.files")
         log.info("replay.file_done", run_id=item.run_id, file_index=item.file_index, pages=pages)
+
+
+async def _unless(stop: asyncio.Event, work: Coroutine[Any, Any, None]) -> bool:
+    """Run `work` unless `stop` is set first (then cancel it); True when it finished."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not task.done():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return False
+    task.result()
+    return True
