@@ -184,6 +184,8 @@ class DedupOwner:
     async def _step(self, consumer: AIOKafkaConsumer) -> None:
         batch = await consumer.getmany(timeout_ms=200, max_records=500)
         for record in batch.get(self.partition, []):
+            if self.partition not in consumer.assignment():
+                return  # revoked while this batch was handled: the next owner takes the rest
             await self._take(record)
             if self.term is not None and self.term.ledger.failed is not None:
                 await self._rewind(consumer, self.term)
