@@ -35,6 +35,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
 from daemon import reload as reloading
+from daemon.cluster import roles
+from daemon.cluster.articles import ArticleForwarder
 from daemon.cluster.member import ClusterMember
 from daemon.dedup.deduper import Deduper
 from daemon.dedup.fingerprint import FingerprintParams
@@ -48,7 +50,7 @@ from daemon.observability import ops as opsview
 from daemon.observability.logging import configure, set_level
 from daemon.observability.metrics import Metrics
 from daemon.observability.readiness import ReadinessProbe
-from daemon.pipeline import Pipeline
+from daemon.pipeline import ForwardStage, Pipeline
 from daemon.replay.archive import ArchiveWriter
 from daemon.replay.progress import ReplayProgress
 from daemon.replay.rate import RateLimiter
@@ -90,8 +92,10 @@ async def runtime(
     *,
     extra_headers: dict[str, str] | None = None,
     on_outcome: Callable[[str], None] | None = None,
+    forward: ForwardStage | None = None,
 ) -> AsyncIterator[Runtime]:
-    """Open store, sink, HTTP client and stages; start the pipeline; close all on exit."""
+    """Open store, sink, HTTP client and stages; start the pipeline; close all on exit.
+    With `forward` (cluster mode) extracted articles go there instead of to dedup."""
     async with contextlib.AsyncExitStack() as stack:
         store = Store.in_dir(settings.state.dir)
         await store.open()
@@ -124,6 +128,7 @@ async def runtime(
             extra_headers=extra_headers,
             on_outcome=on_outcome,
             storyteller=storyteller,
+            forward=forward,
         )
         rt = Runtime(settings, store, sink, http, pipeline, metrics, extractor, deduper)
         async with _supervised(pipeline):
@@ -196,12 +201,15 @@ async def run(
         log.warning("config.not_found", looked_for=str(DEFAULT_CONFIG), using="defaults, NEWSD_*")
     if once and settings.cluster.enabled:
         raise UsageError("--once", "run --once polls every feed: not in cluster mode")
+    roles.require_shared_broker(settings)
     with state_lock(settings.state.dir):
         async with (
             broker_for(settings) as (resolved, _),
-            runtime(resolved, make_sink(resolved)) as rt,
+            roles.forwarding(resolved) as forwarder,
+            runtime(resolved, make_sink(resolved), forward=forwarder) as rt,
         ):
             service = _Service(rt, settings, reload)
+            service.forwarder = forwarder
             async with service.feeds_open(), opsview.serve(resolved.ops, service.ops):
                 log.info("daemon.started", feeds=len(service.poller.feeds), once=once)
                 drained = await (service.run_once() if once else service.run_forever())
@@ -216,6 +224,7 @@ class _Service:
     watcher: FeedWatcher
     control: FeedControlRepo
     member: ClusterMember | None = None  # cluster mode: the feeds come from the group
+    forwarder: ArticleForwarder | None = None  # cluster mode (daemon/cluster/roles.py)
 
     def __init__(
         self, rt: Runtime, settings: Settings, reload: Callable[[], Settings] | None
@@ -311,6 +320,7 @@ class _Service:
     async def run_forever(self) -> bool:
         async with asyncio.TaskGroup() as group:
             group.create_task(self._report(), name="daemon.report")
+            self._start_cluster_members(group)
             reloader = group.create_task(self._reloader(), name="daemon.reload")
             watching = group.create_task(self._watch(), name="feeds.watch")
             await self.poller.run(self.stop)
@@ -324,6 +334,15 @@ class _Service:
         if self.member is not None:
             return self.member.run(self.stop)
         return self.watcher.run(self.poller, self.stop)
+
+    def _start_cluster_members(self, group: asyncio.TaskGroup) -> None:
+        if self.forwarder is None:
+            return
+        rt = self.rt
+        roles.start_members(
+            group, rt.settings, sink=rt.sink, pipeline=rt.pipeline,
+            forwarder=self.forwarder, metrics=rt.metrics, stop=self.stop,
+        )  # fmt: skip
 
     async def _stop(self) -> None:
         """The stop sequence, after intake stopped (`Poller.run` returned at the first signal):
@@ -438,6 +457,9 @@ async def replay(settings: Settings, options: ReplayOptions) -> int:
     configure(settings.log.level, settings.log.format)
     settings = _replay_settings(settings, options)
     run_id = _run_id()
+    if settings.cluster.enabled and options.sink == "kafka":
+        roles.require_shared_broker(settings)
+        return await _submit_replay(settings, options, run_id)
     source = ReplaySource(options.paths, since=options.since, until=options.until, run_id=run_id)
     progress = ReplayProgress(
         total=source.total_bytes, tty=sys.stderr.isatty(), position=lambda: source.bytes_done
@@ -458,6 +480,15 @@ async def replay(settings: Settings, options: ReplayOptions) -> int:
             await _replay_items(rt, source, progress, options.rate)
     summary = progress.close(source.stats)
     print(json.dumps({"run_id": run_id, **summary}, indent=2, default=str))
+    return 0
+
+
+async def _submit_replay(settings: Settings, options: ReplayOptions, run_id: str) -> int:
+    """Cluster mode: the files become work items for the group's replay workers (the running
+    instances); print the run id and return once the broker acknowledged them."""
+    items = roles.run_items(options.paths, run_id, since=options.since, until=options.until)
+    await roles.submit_run(settings, items)
+    print(json.dumps({"run_id": run_id, "files": len(items), "distributed": True}, indent=2))
     return 0
 
 

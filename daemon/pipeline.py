@@ -78,6 +78,10 @@ class DedupStage(Protocol):
     async def release(self, article: Article, verdict: Verdict) -> None: ...
 
 
+class ForwardStage(Protocol):
+    async def __call__(self, article: Article) -> Awaitable[None]: ...
+
+
 class StoryStage(Protocol):
     async def decide(self, article: Article, verdict: Verdict, event_id: str) -> StoryVerdict: ...
     async def commit(self, verdict: StoryVerdict) -> None: ...
@@ -123,10 +127,12 @@ class Pipeline:
         on_outcome: Callable[[str], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         storyteller: StoryStage | None = None,
+        forward: ForwardStage | None = None,
     ) -> None:
         self.settings = settings
         self.fetcher, self.extractor, self.deduper, self.sink = fetcher, extractor, deduper, sink
         self.storyteller = storyteller
+        self.forward = forward  # cluster mode: articles go to the dedup owner, not to dedup here
         self.metrics = metrics
         self.extract_workers = extract_workers
         self.extra_headers = extra_headers or {}
@@ -158,6 +164,12 @@ class Pipeline:
         self.metrics.incr("intake.pages")
         self._intake_at[id(page.entry)] = time.monotonic()
         await self.pages.put((await self.articles.ticket(), page))
+
+    async def feed_article(self, article: Article) -> None:
+        """Put one already-extracted article in (the cluster's dedup owner); waits while full."""
+        self.metrics.incr("intake.articles")
+        self._intake_at[id(article.entry)] = time.monotonic()
+        self.articles.put(await self.articles.ticket(), article)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -291,6 +303,9 @@ class Pipeline:
             at = _replay_time(article)
             await self._fail(_Failed(article.entry, "extract", article.extraction, "no text", at))
             return
+        if self.forward is not None:
+            await self._forward(self.forward, article)
+            return
         verdict = await self._guard("dedup", article.entry, self.deduper.decide(article))
         if verdict is None:
             return
@@ -313,6 +328,19 @@ class Pipeline:
             self.metrics.incr("publish.truncated")
             log.warning("publish.truncated", chars=len(article.text))
         await self._send(fitted.message, article.entry, article, verdict, event.type, story)
+
+    async def _forward(self, forward: ForwardStage, article: Article) -> None:
+        """Cluster mode: hand the article to the internal topic; its entry is done (the source
+        moves on) once the broker acknowledged that record, as for a public event."""
+        try:
+            delivery = await forward(article)
+        except SinkError as exc:
+            self.publish.attempted(ok=False, reason=exc.reason)
+            await self._unpublished(exc, article.entry, None, None)
+            return
+        self.publish.started()
+        forwarded = _InFlight(delivery, article.entry, None, None, "article.forwarded")
+        await self.in_flight.put(forwarded)
 
     def _article_message(self, event: ArticleEvent) -> OutMessage:
         return self._message(_CHANNELS[event.type], event.cluster_id, event)

@@ -317,10 +317,10 @@ class OpsSettings(_Section):
 
 
 class ClusterSettings(_Section):
-    """Cluster mode: several instances share the feeds through Kafka consumer groups."""
+    """Cluster mode: instances share the feeds and one dedup view through Kafka consumer groups."""
 
     enabled: bool = Field(
-        False, description="Share the feeds with every instance of the same group (Kafka)."
+        False, description="Run as one instance of a group (Kafka; docs/scaling.md)."
     )
     group: str = Field("newsd", description="Group name: instances with the same name share.")
     session_timeout_ms: int = Field(
@@ -330,10 +330,18 @@ class ClusterSettings(_Section):
         3_000, ge=10, description="Milliseconds between heartbeats (under a third of the above)."
     )
     topic_prefix: str = Field(
-        "newsd._cluster", description="Prefix of the internal topics (<prefix>.feeds, .cursors)."
+        "newsd._cluster", description="Prefix of the internal topics (<prefix>.feeds, ...)."
     )
     feeds_partitions: int = Field(
         12, ge=1, description="Partitions of the feeds and cursors topics at creation."
+    )
+    replay_partitions: int = Field(
+        12, ge=1, description="Partitions of the replay work topic (instances replaying at once)."
+    )
+    dedup_retention_ms: int = Field(
+        8 * 24 * 3600 * 1000,
+        ge=-1,
+        description="retention.ms of the dedup changelog (keep it above dedup.window_days).",
     )
 
 

@@ -1,0 +1,144 @@
+"""One dedup view across instances: instances forward extracted articles to the internal topic,
+one owner decides them all, and a new owner goes on exactly where a dead one stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from daemon.cluster.articles import dedup_topic
+from tests.cluster.conftest import (
+    instance,
+    owner,
+    owner_process,
+    public_events,
+    settings_for,
+    text_page,
+)
+from tests.conftest import SEEDS, consume
+from tests.test_e2e_dedup import repost_of
+
+
+def seed_texts(count: int) -> list[str]:
+    return [p.read_text() for p in sorted(SEEDS.glob("*.txt"))[:count]]
+
+
+def assert_one_view(events: list[dict[str, Any]]) -> None:
+    """Every URL under exactly one event id; no event both new and a duplicate; no event a
+    duplicate of itself."""
+    ids_by_url: defaultdict[str, set[str]] = defaultdict(set)
+    types_by_id: defaultdict[str, set[str]] = defaultdict(set)
+    for event in events:
+        ids_by_url[event["url"]].add(event["event_id"])
+        types_by_id[event["event_id"]].add(event["type"])
+        assert event.get("duplicate_of") != event["event_id"]
+    assert all(len(ids) == 1 for ids in ids_by_url.values()), ids_by_url
+    assert all(len(types) == 1 for types in types_by_id.values()), types_by_id
+
+
+async def test_a_repost_through_instance_b_is_a_duplicate_of_the_original_through_a(
+    tmp_path: Path, overrides: dict[str, Any]
+) -> None:
+    """Instance A extracts the original, instance B (its own state) a repost on another site;
+    the owner links B's copy to A's event."""
+    original = seed_texts(1)[0]
+    settings_a = settings_for(overrides, tmp_path / "a")
+    settings_b = settings_for(overrides, tmp_path / "b")
+    async with owner(settings_a):
+        async with instance(settings_a) as (a, _):
+            await a.pipeline.feed_page(text_page("http://a.test/story", original, "site-a"))
+            assert await a.pipeline.drain(timeout=30)
+        async with instance(settings_b) as (b, _):
+            copy = repost_of(original)
+            await b.pipeline.feed_page(text_page("http://b.test/copy", copy, "site-b"))
+            assert await b.pipeline.drain(timeout=30)
+        events = await public_events(settings_a, expect=2)
+    by_type = {event["type"]: event for event in events}
+    assert len(events) == 2 and set(by_type) == {"article.new", "article.duplicate"}
+    new, dup = by_type["article.new"], by_type["article.duplicate"]
+    assert new["url"] == "http://a.test/story" and dup["url"] == "http://b.test/copy"
+    assert dup["duplicate_of"] == new["event_id"] == dup["cluster_id"]
+    assert dup["cluster_size"] == 2
+
+
+def expected_links(events: list[dict[str, Any]], pairs: dict[str, str]) -> None:
+    """Each repost URL (key) is a duplicate of the event of its original URL (value)."""
+    id_of = {event["url"]: event["event_id"] for event in events}
+    for event in events:
+        if event["url"] in pairs:
+            assert event["type"] == "article.duplicate", event["url"]
+            assert event["duplicate_of"] == id_of[pairs[event["url"]]]
+        else:
+            assert event["type"] == "article.new", event["url"]
+
+
+async def test_the_owner_killed_mid_stream_fails_over_with_one_view(
+    tmp_path: Path, overrides: dict[str, Any]
+) -> None:
+    """SIGKILL the owner process while it decides; a second owner rebuilds from the changelog
+    and takes the rest: every article is on the public topics, each under one event id, never
+    both new and a duplicate, and the reposts of originals the first owner decided are still
+    linked to them."""
+    texts = seed_texts(5)
+    assert len(texts) == 5
+    originals = [text_page(f"http://a.test/{i}", t, "site-a") for i, t in enumerate(texts)]
+    reposts = [text_page(f"http://b.test/{i}", repost_of(t), "site-b") for i, t in enumerate(texts)]
+    pairs = {f"http://b.test/{i}": f"http://a.test/{i}" for i in range(len(texts))}
+    first = [*originals[:3], reposts[0], reposts[1], *originals[3:]]
+    rest = reposts[2:]
+    settings = settings_for(overrides, tmp_path / "a")
+    boot = settings.kafka.bootstrap_servers or ""
+    async with instance(settings) as (rt, _):
+        dead = await owner_process(overrides, tmp_path / "owner.json")
+        try:
+            for page in first:
+                await rt.pipeline.feed_page(page)
+            assert await rt.pipeline.drain(timeout=60)
+            # kill once the changelog holds a few documents: the survivor must rebuild them
+            logged = await consume(boot, dedup_topic(settings), expect=3, timeout=60)
+            assert len(logged) >= 3
+        finally:
+            dead.send_signal(signal.SIGKILL)
+            await dead.wait()
+        for page in rest:
+            await rt.pipeline.feed_page(page)
+        assert await rt.pipeline.drain(timeout=30)
+        async with owner(settings) as survivor:
+            events = await public_events(settings, expect=10, timeout=60)
+    assert survivor.terms == 1
+    assert survivor.metrics.snapshot()["owner.rebuilt_docs"] >= 3
+    assert {event["url"] for event in events} == {p.final_url for p in originals + reposts}
+    assert_one_view(events)
+    expected_links(events, pairs)
+
+
+async def test_a_redelivered_article_after_failover_keeps_its_event(
+    tmp_path: Path, overrides: dict[str, Any]
+) -> None:
+    """A new owner whose group committed nothing gets every article again: rebuilt from the
+    changelog, it recognises each as already published (skip `unchanged`) and publishes no
+    second event: same event ids, no duplicate of itself."""
+    texts = seed_texts(2)
+    pages = [text_page(f"http://a.test/{i}", t, "site-a") for i, t in enumerate(texts)]
+    pages.append(text_page("http://b.test/0", repost_of(texts[0]), "site-b"))
+    settings = settings_for(overrides, tmp_path / "a")
+    async with instance(settings) as (rt, _), owner(settings):
+        for page in pages:
+            await rt.pipeline.feed_page(page)
+        assert await rt.pipeline.drain(timeout=30)
+        before = await public_events(settings, expect=3)
+    fresh_group = overrides | {"cluster": overrides["cluster"] | {"group": "a-new-group"}}
+    settings_2 = settings_for(fresh_group, tmp_path / "b")
+    async with owner(settings_2) as second:
+        for _ in range(100):
+            if second.metrics.snapshot().get("dedup.skip.unchanged", 0) >= 3:
+                break
+            await asyncio.sleep(0.1)
+    after = await public_events(settings, expect=4, timeout=1)
+    assert second.metrics.snapshot().get("dedup.skip.unchanged") == 3
+    assert sorted(e["event_id"] for e in after) == sorted(e["event_id"] for e in before)
+    assert len(before) == 3
+    assert_one_view(after)
