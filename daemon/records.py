@@ -14,7 +14,10 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from daemon.stories.terms import LeadTerms
 
 OriginKind = Literal["feed", "replay", "cli"]
 VerdictKind = Literal["new", "duplicate", "updated"]
@@ -170,6 +173,7 @@ class Article:
     fetched_at: datetime
     extraction: ExtractionStatus
     fields: ArticleFields = ArticleFields()
+    lead_terms: LeadTerms | None = None  # the story stage's costly part, from the worker
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from daemon.extract.metadata import PageMeta, tree_metadata, wall_marker
 from daemon.extract.postfilter import choose_body, needs_recall
 from daemon.extract.textclean import clean_capture
 from daemon.records import Access, ArticleFields, precision_of
+from daemon.stories.terms import LeadTerms, lead_terms
 
 # Text shorter than this from a page that declares a paywall is a teaser: `paywalled`.
 TEASER_CHARS = 1000
@@ -46,6 +47,7 @@ class Extracted:
     wall: Access | None = None  # a pay/registration wall container; looked for on teasers only
     dropped_dates: int = 0  # absurd dated claims the page made (negative or zero years)
     extra: dict[str, str] = field(default_factory=dict)
+    lead_terms: LeadTerms | None = None  # for the story stage, of `text` in `fields.language`
 
 
 def extract_html(
@@ -110,7 +112,12 @@ def extract_text(
         language=detect_language(capture.text, declared=declared_language),
     )
     agencies = (capture.syndication,) if capture.syndication else ()
-    return Extracted(text=capture.text, fields=found, agencies=agencies)
+    return Extracted(
+        text=capture.text,
+        fields=found,
+        agencies=agencies,
+        lead_terms=lead_terms(capture.text, found.language),
+    )
 
 
 def decode_text(body: bytes, charset: str | None) -> str:
@@ -235,6 +242,7 @@ def _merge(
         canonical=meta.canonical,
         not_free=meta.not_free,
         wall=wall,
+        lead_terms=lead_terms(text, language),
     )
 
 

@@ -148,7 +148,8 @@ class Storyteller:
         return _verdict(event_id, story, None, (time, is_dated(article)), None, counted)
 
     def _place(self, article: Article, event_id: str, time: float) -> StoryVerdict:
-        item = profile(article.fields.title, article.text, article.fields.language)
+        fields = article.fields
+        item = profile(fields.title, article.text, fields.language, lead=article.lead_terms)
         dated = is_dated(article)
         match = self.index.best(item, time, dated=dated) if item.terms else None
         if match is not None and match.score >= self.settings.threshold:

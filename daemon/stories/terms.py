@@ -75,36 +75,69 @@ def _stemmer(language: str | None) -> Stemmer.Stemmer | None:
     return None if algorithm is None else Stemmer.Stemmer(algorithm)
 
 
+@dataclass(frozen=True, slots=True)
+class LeadTerms:
+    """The costly part of a `Profile`: the stems of a text's lead, counted, and those written as
+    names.  A pure function of (text, language), so the extraction worker computes it."""
+
+    language: str | None
+    terms: tuple[str, ...]
+    counts: tuple[int, ...]
+    names: tuple[str, ...]  # the terms written capitalised (see `_capitalised`)
+
+
+def lead_terms(text: str, language: str | None, *, lead_chars: int = 3000) -> LeadTerms:
+    """The counted stems of the lead (the first `lead_chars` characters of the text's non-blank
+    lines, stripped): news puts the who, what and where first, and reading only the lead keeps
+    the cost per article flat.  Blank lines and indentation do not count, so a text and its
+    re-paragraphed copy have the same lead."""
+    stemmer = _stemmer(language)
+    stops = stop_words(language)
+    lead = _unmarked(_lead(text, lead_chars))
+    counts = Counter(_stems(_WORD.findall(lead.casefold()), stops, stemmer))
+    names = set(_stems([fold(w) for w in _capitalised(lead)], stops, stemmer)) & counts.keys()
+    return LeadTerms(language, tuple(counts), tuple(counts.values()), tuple(sorted(names)))
+
+
 def profile(
     title: str | None,
     text: str,
     language: str | None,
     *,
+    lead: LeadTerms | None = None,
     max_terms: int = 80,
     title_weight: int = 3,
-    lead_chars: int = 3000,
 ) -> Profile:
-    """The `max_terms` most frequent terms of the title and the lead (first `lead_chars`
-    characters) of the text, with weights and names.  News puts the who, what and where first,
-    and reading only the lead keeps the cost per article flat."""
-    stemmer = _stemmer(language)
-    stops = stop_words(language)
-    counts: Counter[str] = Counter()
-    for term in _stems(_WORD.findall(fold(title or "")), stops, stemmer):
+    """The `max_terms` most frequent terms of the title and the lead of the text, with weights
+    and names; `lead` is `lead_terms(text, language)` when already computed (one computed for
+    another language is not used)."""
+    if lead is None or lead.language != language:
+        lead = lead_terms(text, language)
+    counts: Counter[str] = Counter(dict(zip(lead.terms, lead.counts, strict=True)))
+    for term in _stems(_WORD.findall(fold(title or "")), stop_words(language), _stemmer(language)):
         counts[term] += title_weight  # titles are Title Cased: no evidence of names
-    lead = _unmarked(text[:lead_chars])
-    counts.update(_stems(_WORD.findall(lead.casefold()), stops, stemmer))
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:max_terms]
     # Interned: the window holds one copy of each term, shared by its profiles and postings.
     terms = tuple(sys.intern(term) for term, _ in ranked)
-    capitalised = _capitalised(lead)
-    stems = _stems([fold(w) for w in capitalised], stops, stemmer)
     return Profile(
         terms=terms,
         weights=tuple(tf_weight(count) for _, count in ranked),
-        names=tuple(sorted({sys.intern(name_key(t)) for t in set(stems) & set(terms)})),
+        names=tuple(sorted({sys.intern(name_key(t)) for t in set(lead.names) & set(terms)})),
         language=language,
     )
+
+
+def _lead(text: str, chars: int) -> str:
+    """The first `chars` characters of the non-blank lines of `text`, stripped, one a line."""
+    lines: list[str] = []
+    size = 0
+    for line in text.splitlines():
+        if size >= chars:
+            break
+        if stripped := line.strip():
+            lines.append(stripped)
+            size += len(stripped) + 1
+    return "\n".join(lines)[:chars]
 
 
 @functools.cache

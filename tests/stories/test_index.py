@@ -46,7 +46,7 @@ def test_articles_leave_the_window() -> None:
     add(index, "new", "kherson", time=73 * HOUR)
     assert index.expire() == 1
     assert index.story_of("old") is None and "old" not in index.stories
-    assert "izyum" not in index.df and "izyum" not in index.postings
+    assert index.document_frequency("izyum") == 0 and index.holders("izyum") == []
     assert index.best(make("izyum"), 73 * HOUR) is None
 
 
@@ -58,8 +58,8 @@ def test_the_budget_bounds_the_window() -> None:
         index.expire()
     assert len(index) == 100
     assert index.story_of("a49") is None and index.story_of("a50") == "a50"
-    assert index.df["shared"] == 100
-    assert len(index.postings["shared"]) == 100
+    assert index.document_frequency("shared") == 100
+    assert len(index.holders("shared")) == 100
 
 
 def test_removed_articles_are_never_candidates() -> None:
@@ -68,7 +68,7 @@ def test_removed_articles_are_never_candidates() -> None:
     add(index, "a", "izyum troop")
     index.remove("a")
     assert index.best(make("izyum troop"), 0.0) is None
-    assert "a" not in index.stories and not index.df
+    assert "a" not in index.stories and not index.words.ids
 
 
 def test_an_article_indexed_again_is_counted_once() -> None:
@@ -76,5 +76,5 @@ def test_an_article_indexed_again_is_counted_once() -> None:
     index = StoryIndex(Limits(), Scoring())
     add(index, "a", "izyum troop")
     add(index, "a", "izyum troop")
-    assert len(index) == 1 and index.df["izyum"] == 1
-    assert [d.event_id for d in index.postings["izyum"] if d.live] == ["a"]
+    assert len(index) == 1 and index.document_frequency("izyum") == 1
+    assert index.holders("izyum") == ["a"]
