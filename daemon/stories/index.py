@@ -23,6 +23,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+from array import array
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -103,7 +104,9 @@ class _Vocabulary:
         self.strings: list[str] = []  # id → string ("" for a free id)
         self.free: list[int] = []
         self.df: npt.NDArray[np.int32] = np.zeros(1024, np.int32)
-        self.postings: list[list[int]] = []  # id → serials of the docs holding it, oldest first
+        # id → serials of the docs holding it, oldest first; an array of int64 costs 8 bytes a
+        # posting (a list, 36) and is no work for the garbage collector.
+        self.postings: list[array[int]] = []
         self.scratch = np.zeros(1024, np.float64)  # zero between calls
 
     def known(self, strings: tuple[str, ...]) -> Ids:
@@ -122,11 +125,11 @@ class _Vocabulary:
         if self.free:
             found = self.free.pop()
             self.strings[found] = string
-            self.postings[found] = []
+            self.postings[found] = array("q")
         else:
             found = len(self.strings)
             self.strings.append(string)
-            self.postings.append([])
+            self.postings.append(array("q"))
             if found >= len(self.df):
                 self.df = np.concatenate([self.df, np.zeros_like(self.df)])
                 self.scratch = np.zeros(len(self.df), np.float64)
@@ -139,7 +142,7 @@ class _Vocabulary:
         for i in ids[self.df[ids] == 0].tolist():
             del self.ids[self.strings[i]]
             self.strings[i] = ""
-            self.postings[i] = []
+            self.postings[i] = array("q")
             self.free.append(i)
 
     def frequency(self, string: str) -> int:
@@ -227,17 +230,13 @@ class StoryIndex:
         """The live docs sharing the most idf weight among the query's best terms."""
         # Stable: equal weights keep the profile's order (most frequent, then alphabetical).
         best = np.argsort(-weights, kind="stable")[: self.limits.query_terms]
-        tails, shares = [], []
-        for i in best.tolist():
-            if ids[i] < 0:
-                continue
-            tail = self.words.postings[ids[i]][-self.limits.max_postings :]
-            tails.append(tail)
-            shares.append(np.full(len(tail), weights[i]))
-        if not tails:
+        best = best[ids[best] >= 0]
+        if best.size == 0:
             return []
-        serials = np.fromiter(itertools.chain.from_iterable(tails), np.int64)
-        shared = np.concatenate(shares)
+        postings, cap = self.words.postings, self.limits.max_postings
+        tails = [postings[i][-cap:] for i in ids[best].tolist()]
+        serials = np.frombuffer(b"".join(tails), np.int64)
+        shared = np.repeat(weights[best], [len(tail) for tail in tails])
         live = serials >= self.floor
         unique, inverse = np.unique(serials[live], return_inverse=True)
         if unique.size == 0:

@@ -6,7 +6,10 @@ No I/O and no state.  Every step is deterministic across runs and machines:
                  ─drop→ stop words of the article's language (stopwordsiso), short tokens
                  ─stem→ Snowball stemmer of the language (PyStemmer), when it has one
                  ─count→ term frequencies, title words counted `title_weight` times
-                 ─keep→ the `max_terms` most frequent (ties: alphabetical)
+                 ─keep→ the `MAX_TERMS` most frequent (ties: alphabetical)
+
+The costly part, the lead's counted stems and names (`LeadTerms`), is computed by the extraction
+worker and travels with the article; the stage adds the title's terms and ranks.
 
 Names are the terms whose every occurrence in running text is capitalised (not sentence-initial)
 in a cased script: "Kharkiv", "TASS", "Erdoğan".  Caseless scripts (Arabic) have none; their
@@ -44,6 +47,7 @@ _INITIAL = re.compile(r"(?:^|[.!?:;\"“”«»\n])[^\w.!?:;\n]*(\w+)")  # a sen
 _VOWELS = str.maketrans("", "", "aeiouyhw")
 _DOUBLED = re.compile(r"(.)\1+")
 MIN_CHARS = 3  # shorter words are mostly particles, abbreviations and small numbers
+MAX_TERMS = 80  # terms of a profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +85,7 @@ class LeadTerms:
     names.  A pure function of (text, language), so the extraction worker computes it."""
 
     language: str | None
-    terms: tuple[str, ...]
+    terms: tuple[str, ...]  # the `MAX_TERMS` most frequent, most frequent first (ties: a-z)
     counts: tuple[int, ...]
     names: tuple[str, ...]  # the terms written capitalised (see `_capitalised`)
 
@@ -96,7 +100,18 @@ def lead_terms(text: str, language: str | None, *, lead_chars: int = 3000) -> Le
     lead = _unmarked(_lead(text, lead_chars))
     counts = Counter(_stems(_WORD.findall(lead.casefold()), stops, stemmer))
     names = set(_stems([fold(w) for w in _capitalised(lead)], stops, stemmer)) & counts.keys()
-    return LeadTerms(language, tuple(counts), tuple(counts.values()), tuple(sorted(names)))
+    ranked = _ranked(counts, MAX_TERMS)
+    return LeadTerms(
+        language,
+        tuple(term for term, _ in ranked),
+        tuple(count for _, count in ranked),
+        tuple(sorted(names)),
+    )
+
+
+def _ranked(counts: dict[str, int], size: int) -> list[tuple[str, int]]:
+    """The `size` most frequent terms (ties: alphabetical)."""
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size]
 
 
 def profile(
@@ -105,24 +120,23 @@ def profile(
     language: str | None,
     *,
     lead: LeadTerms | None = None,
-    max_terms: int = 80,
     title_weight: int = 3,
 ) -> Profile:
-    """The `max_terms` most frequent terms of the title and the lead of the text, with weights
+    """The `MAX_TERMS` most frequent terms of the title and the lead of the text, with weights
     and names; `lead` is `lead_terms(text, language)` when already computed (one computed for
-    another language is not used)."""
+    another language is not used).  The lead keeps only its `MAX_TERMS` best, so a title term
+    beyond them counts its title weight alone."""
     if lead is None or lead.language != language:
         lead = lead_terms(text, language)
-    counts: Counter[str] = Counter(dict(zip(lead.terms, lead.counts, strict=True)))
+    counts = dict(zip(lead.terms, lead.counts, strict=True))
     for term in _stems(_WORD.findall(fold(title or "")), stop_words(language), _stemmer(language)):
-        counts[term] += title_weight  # titles are Title Cased: no evidence of names
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:max_terms]
-    # Interned: the window holds one copy of each term, shared by its profiles and postings.
-    terms = tuple(sys.intern(term) for term, _ in ranked)
+        counts[term] = counts.get(term, 0) + title_weight  # Title Cased: no evidence of names
+    ranked = _ranked(counts, MAX_TERMS)
+    terms = tuple(term for term, _ in ranked)
     return Profile(
         terms=terms,
         weights=tuple(tf_weight(count) for _, count in ranked),
-        names=tuple(sorted({sys.intern(name_key(t)) for t in set(lead.names) & set(terms)})),
+        names=tuple(sorted({name_key(t) for t in set(lead.names).intersection(terms)})),
         language=language,
     )
 
@@ -146,6 +160,7 @@ def tf_weight(count: int) -> float:
     return 1.0 + math.log(count)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def name_key(term: str) -> str:
     """A key that survives transliteration: the first letter, then the consonants without h, w
     and y, doubled ones collapsed.  Izum, Izyum, Izium → izm; Kharkiv, Kharkov → krkv;
