@@ -130,7 +130,7 @@ class _Vocabulary:
             found = len(self.strings)
             self.strings.append(string)
             self.postings.append(array("q"))
-            if found >= len(self.df):
+            if found >= len(self.df) - 1:  # the last slot stays 0: the df of id -1
                 self.df = np.concatenate([self.df, np.zeros_like(self.df)])
                 self.scratch = np.zeros(len(self.df), np.float64)
         self.ids[string] = found
@@ -223,8 +223,7 @@ class StoryIndex:
     def _idf(self, vocabulary: _Vocabulary, ids: Ids) -> Floats:
         """`idf` of each id; an unknown one (-1) has the highest, as no live doc holds it."""
         top = math.log(1 + len(self.docs)) + 1.0
-        df = np.where(ids >= 0, vocabulary.df[np.maximum(ids, 0)], 0)
-        return top - np.log1p(df.astype(np.float64))
+        return top - np.log1p(vocabulary.df[ids].astype(np.float64))
 
     def _candidates(self, ids: Ids, weights: Floats) -> list[_Doc]:
         """The live docs sharing the most idf weight among the query's best terms."""
@@ -325,13 +324,12 @@ def _cosines(
     """The tf × idf cosine of the query (`ids`, `weights`) with each doc, as
     `score.term_cosine` computes it."""
     norm = math.sqrt(float(weights @ weights)) or 1.0
-    known = ids >= 0
-    words.scratch[ids[known]] = weights[known]
+    words.scratch[ids] = weights  # id -1 (unknown) lands in the last slot, which no doc reads
     segment, all_ids = _segments([doc.ids for doc in docs])
     theirs = np.concatenate([doc.tf for doc in docs]) * idf(words, all_ids)
     dots = np.bincount(segment, theirs * words.scratch[all_ids], minlength=len(docs))
     squares = np.bincount(segment, theirs * theirs, minlength=len(docs))
-    words.scratch[ids[known]] = 0.0
+    words.scratch[ids] = 0.0
     return list((dots / (norm * np.sqrt(np.maximum(squares, 1e-300)))).tolist())
 
 
@@ -341,12 +339,11 @@ def _overlaps(names: _Vocabulary, query: Ids, docs: list[Ids], idf: IdfOf) -> li
     if not len(query):
         return [0.0] * len(docs)
     mine = idf(names, query)
-    known = query >= 0
-    names.scratch[query[known]] = mine[known]
+    names.scratch[query] = mine  # as in `_cosines`
     segment, all_ids = _segments(docs)
     inter = np.bincount(segment, names.scratch[all_ids], minlength=len(docs))
     theirs = np.bincount(segment, idf(names, all_ids), minlength=len(docs))
-    names.scratch[query[known]] = 0.0
+    names.scratch[query] = 0.0
     union = float(mine.sum()) + theirs - inter
     return list((inter / np.where(union > 0, union, 1.0)).tolist())
 
