@@ -232,18 +232,23 @@ class StoryIndex:
         best = best[ids[best] >= 0]
         if best.size == 0:
             return []
-        postings, cap = self.words.postings, self.limits.max_postings
-        tails = [postings[i][-cap:] for i in ids[best].tolist()]
+        tails = [self._live_tail(i) for i in ids[best].tolist()]
         serials = np.frombuffer(b"".join(tails), np.int64)
-        shared = np.repeat(weights[best], [len(tail) for tail in tails])
-        live = serials >= self.floor
-        unique, inverse = np.unique(serials[live], return_inverse=True)
+        unique, inverse = np.unique(serials, return_inverse=True)
         if unique.size == 0:
             return []
-        sums = np.bincount(inverse, weights=shared[live])
+        sums = np.bincount(inverse, np.repeat(weights[best], [len(tail) for tail in tails]))
         # Ties: the newest article first, so the same input gives the same choice.
         ranked = np.lexsort((-unique, -sums))[: self.limits.max_candidates]
         return [self.by_serial[int(s)] for s in unique[ranked].tolist()]
+
+    def _live_tail(self, term: int) -> array[int]:
+        """The newest `max_postings` live postings of a term."""
+        held = self.words.postings[term]
+        start = max(len(held) - self.limits.max_postings, 0)
+        if held and held[start] < self.floor:
+            start = bisect.bisect_left(held, self.floor, lo=start)
+        return held[start:]
 
     def add(
         self, event_id: str, story: Story, profile: Profile, time: float, *, dated: bool = True
@@ -308,10 +313,10 @@ class StoryIndex:
     def _trim(self, ids: Ids) -> None:
         """Drop the dead prefix of these postings once it is half of the list or more."""
         floor = self.floor
-        postings, df = self.words.postings, self.words.df
-        for i in ids.tolist():
+        postings = self.words.postings
+        for i, live in zip(ids.tolist(), self.words.df[ids].tolist(), strict=True):
             held = postings[i]
-            if held and held[0] < floor and 2 * df[i] <= len(held):
+            if 2 * live <= len(held) and held and held[0] < floor:
                 del held[: bisect.bisect_left(held, floor)]
 
 

@@ -8,7 +8,8 @@ Decisions, in order:
     otherwise                                            → a new story, named by this event id
 
 `story_id` is the `event_id` of the story's first article; `story_size` counts its articles so
-far, reposts included.  Scoring is `score.py`, candidates come from `index.py`.
+far, reposts included.  Scoring is `score.py`, candidates come from `index.py`; the costly part
+of an article's profile, its `lead_terms`, comes computed from the extraction worker.
 
 At-least-once, as in dedup: `decide()` registers the article in memory at once (so the next
 article can join its story before the broker answered); the pipeline calls `commit()` only after

@@ -111,7 +111,8 @@ def lead_terms(text: str, language: str | None, *, lead_chars: int = 3000) -> Le
 
 def _ranked(counts: dict[str, int], size: int) -> list[tuple[str, int]]:
     """The `size` most frequent terms (ties: alphabetical)."""
-    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size]
+    ranked = sorted((-count, term) for term, count in counts.items())[:size]
+    return [(term, -negative) for negative, term in ranked]
 
 
 def profile(
@@ -128,14 +129,18 @@ def profile(
     beyond them counts its title weight alone."""
     if lead is None or lead.language != language:
         lead = lead_terms(text, language)
-    counts = dict(zip(lead.terms, lead.counts, strict=True))
-    for term in _stems(_WORD.findall(fold(title or "")), stop_words(language), _stemmer(language)):
-        counts[term] = counts.get(term, 0) + title_weight  # Title Cased: no evidence of names
-    ranked = _ranked(counts, MAX_TERMS)
-    terms = tuple(term for term, _ in ranked)
+    titled = _stems(_WORD.findall(fold(title or "")), stop_words(language), _stemmer(language))
+    if titled:
+        counts = dict(zip(lead.terms, lead.counts, strict=True))
+        for term in titled:
+            counts[term] = counts.get(term, 0) + title_weight  # Title Cased: no evidence of names
+        ranked = _ranked(counts, MAX_TERMS)
+        terms, tfs = tuple(t for t, _ in ranked), tuple(c for _, c in ranked)
+    else:  # the lead is ranked already
+        terms, tfs = lead.terms, lead.counts
     return Profile(
         terms=terms,
-        weights=tuple(tf_weight(count) for _, count in ranked),
+        weights=tuple(map(tf_weight, tfs)),
         names=tuple(sorted({name_key(t) for t in set(lead.names).intersection(terms)})),
         language=language,
     )
