@@ -9,7 +9,9 @@
    (index, postings, term counts, profiles, stories).
 2. Speed: `Storyteller.decide()` for `--articles` real bodies arriving after the fill (profile,
    candidates, scoring, indexing and the window's eviction to stay at `--live`), on one core
-   (process CPU time and wall time), then `commit()` (the SQLite write) apart.
+   (process CPU time and wall time), then `commit()` (the SQLite write) apart.  As in the
+   daemon, each article arrives with its `LeadTerms` (the stems of its lead), which the
+   extraction worker computes: that cost is measured apart ("lead_terms in the worker").
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from daemon.settings import StoriesSettings
 from daemon.state.sqlite import Store
 from daemon.stories.index import Story
 from daemon.stories.storyteller import Storyteller
-from daemon.stories.terms import Profile, profile
+from daemon.stories.terms import Profile, lead_terms, profile
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 WINDOW = timedelta(hours=72)
@@ -84,6 +86,7 @@ async def measure(
     cpu: list[float] = []
     wall: list[float] = []
     commits: list[float] = []
+    worker: list[float] = []
     now = START + WINDOW
     for i in range(count):
         text, language = texts[rng.randrange(len(texts))]
@@ -91,8 +94,11 @@ async def measure(
         entry = FeedEntry(origin=Origin(kind="replay", id="bench"), url=url)
         at = now + timedelta(seconds=i)
         fields = ArticleFields(language=language, published_at=at)
+        c0 = time.process_time()
+        lead = lead_terms(text, language)
+        worker.append(time.process_time() - c0)
         item = Article(entry=entry, url=url, canonical_url=url, text=text,
-                       fetched_at=at, extraction="ok", fields=fields)  # fmt: skip
+                       fetched_at=at, extraction="ok", fields=fields, lead_terms=lead)  # fmt: skip
         own = event_id(url, content_hash(text))
         c0, w0 = time.process_time(), time.perf_counter()
         verdict = await teller.decide(item, Verdict("new", own), own)
@@ -101,7 +107,7 @@ async def measure(
         w1 = time.perf_counter()
         await teller.commit(verdict)
         commits.append(time.perf_counter() - w1)
-    return {"cpu": cpu, "wall": wall, "commit": commits}
+    return {"cpu": cpu, "wall": wall, "commit": commits, "worker": worker}
 
 
 def micros(values: list[float]) -> str:
@@ -133,6 +139,7 @@ async def main() -> None:
     print(f"  CPU (one core)  {micros(timings['cpu'])}")
     print(f"  wall            {micros(timings['wall'])}")
     print(f"  commit() wall   {micros(timings['commit'])}")
+    print(f"lead_terms() in the extraction worker, CPU µs: {micros(timings['worker'])}")
     await store.close()
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from daemon.dedup.fingerprint import Fingerprint
+    from daemon.stories.terms import LeadTerms
 
 OriginKind = Literal["feed", "replay", "cli"]
 VerdictKind = Literal["new", "duplicate", "updated"]
@@ -175,6 +176,8 @@ class Article:
     fields: ArticleFields = ArticleFields()
     # Dedup's fingerprint of `text`, when the extraction worker computed it (dedup/fingerprint.py)
     fingerprint: Fingerprint | None = field(default=None, compare=False, repr=False)
+    # The story stage's costly part (stories/terms.py), when the worker computed it
+    lead_terms: LeadTerms | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

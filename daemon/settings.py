@@ -244,7 +244,7 @@ class StoriesSettings(_Section):
         72.0, gt=0, description="Articles older than this leave the window."
     )
     max_articles: int = Field(
-        50_000, ge=100, description="Articles kept in the window at most (~4 KB each)."
+        50_000, ge=100, description="Articles kept in the window at most (~4.5 KB each)."
     )
     threshold: float = Field(
         0.30, gt=0, le=1, description="Score from which an article joins a story."

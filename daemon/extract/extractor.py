@@ -139,7 +139,8 @@ class Extractor:
             language = detect_language(feed_text, declared=page.entry.language)
             if not self.settings.detect_language:
                 language = page.entry.language
-            found = replace(found, text=feed_text, fields=replace(found.fields, language=language))
+            fields = replace(found.fields, language=language)
+            found = replace(found, text=feed_text, fields=fields, lead_terms=None, fingerprint=None)
             return self._article(page, found, "feed_content")
         return self._article(page, found, status)
 
@@ -169,6 +170,7 @@ class Extractor:
                 syndication=(found.agencies + agencies or (None,))[0],
             ),
             fingerprint=found.fingerprint,
+            lead_terms=found.lead_terms,
         )
 
     def _plausible(self, fields: ArticleFields, page: FetchedPage) -> ArticleFields:

@@ -26,6 +26,7 @@ from daemon.extract.metadata import PageMeta, tree_metadata, wall_marker
 from daemon.extract.postfilter import choose_body, needs_recall
 from daemon.extract.textclean import clean_capture
 from daemon.records import Access, ArticleFields, precision_of
+from daemon.stories.terms import LeadTerms, lead_terms
 
 # Text shorter than this from a page that declares a paywall is a teaser: `paywalled`.
 TEASER_CHARS = 1000
@@ -49,6 +50,7 @@ class Extracted:
     dropped_dates: int = 0  # absurd dated claims the page made (negative or zero years)
     extra: dict[str, str] = field(default_factory=dict)
     fingerprint: Fingerprint | None = None  # dedup's, of `paragraphs(text)` (see `fingerprinted`)
+    lead_terms: LeadTerms | None = None  # for the story stage, of `text` in `fields.language`
 
 
 def fingerprinted(
@@ -130,7 +132,12 @@ def extract_text(
         language=detect_language(capture.text, declared=declared_language),
     )
     agencies = (capture.syndication,) if capture.syndication else ()
-    return Extracted(text=capture.text, fields=found, agencies=agencies)
+    return Extracted(
+        text=capture.text,
+        fields=found,
+        agencies=agencies,
+        lead_terms=lead_terms(capture.text, found.language),
+    )
 
 
 def decode_text(body: bytes, charset: str | None) -> str:
@@ -255,6 +262,7 @@ def _merge(
         canonical=meta.canonical,
         not_free=meta.not_free,
         wall=wall,
+        lead_terms=lead_terms(text, language),
     )
 
 

@@ -60,13 +60,23 @@ def score_query(
     q: Query, b: Profile, gap_seconds: float, idf: Idf, name_idf: Idf, knobs: Scoring
 ) -> float:
     """`score` with the first profile prepared by `query`."""
-    language = q.profile.language
-    if language and b.language and language != b.language:
+    if not same_language(q.profile.language, b.language):
         return 0.0
-    content = _cosine(q, b, idf)
-    if q.names and b.names:
-        names = _name_overlap(q.names, frozenset(b.names), name_idf)
-        content = (1 - knobs.name_weight) * content + knobs.name_weight * names
+    names = _name_overlap(q.names, frozenset(b.names), name_idf) if q.names and b.names else None
+    return blend(_cosine(q, b, idf), names, gap_seconds, knobs)
+
+
+def same_language(a: str | None, b: str | None) -> bool:
+    """Different declared languages never share a story; an unknown one counts as equal."""
+    return not (a and b and a != b)
+
+
+def blend(cosine: float, names: float | None, gap_seconds: float, knobs: Scoring) -> float:
+    """The score from its parts: the term cosine, the name overlap (None when either side has
+    no names) and the time gap."""
+    content = cosine
+    if names is not None:
+        content = (1 - knobs.name_weight) * cosine + knobs.name_weight * names
     return content * time_proximity(gap_seconds, knobs)
 
 

@@ -8,7 +8,8 @@ Decisions, in order:
     otherwise                                            → a new story, named by this event id
 
 `story_id` is the `event_id` of the story's first article; `story_size` counts its articles so
-far, reposts included.  Scoring is `score.py`, candidates come from `index.py`.
+far, reposts included.  Scoring is `score.py`, candidates come from `index.py`; the costly part
+of an article's profile, its `lead_terms`, comes computed from the extraction worker.
 
 At-least-once, as in dedup: `decide()` registers the article in memory at once (so the next
 article can join its story before the broker answered); the pipeline calls `commit()` only after
@@ -148,7 +149,8 @@ class Storyteller:
         return _verdict(event_id, story, None, (time, is_dated(article)), None, counted)
 
     def _place(self, article: Article, event_id: str, time: float) -> StoryVerdict:
-        item = profile(article.fields.title, article.text, article.fields.language)
+        fields = article.fields
+        item = profile(fields.title, article.text, fields.language, lead=article.lead_terms)
         dated = is_dated(article)
         match = self.index.best(item, time, dated=dated) if item.terms else None
         if match is not None and match.score >= self.settings.threshold:

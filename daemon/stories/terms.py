@@ -6,7 +6,10 @@ No I/O and no state.  Every step is deterministic across runs and machines:
                  ─drop→ stop words of the article's language (stopwordsiso), short tokens
                  ─stem→ Snowball stemmer of the language (PyStemmer), when it has one
                  ─count→ term frequencies, title words counted `title_weight` times
-                 ─keep→ the `max_terms` most frequent (ties: alphabetical)
+                 ─keep→ the `MAX_TERMS` most frequent (ties: alphabetical)
+
+The costly part, the lead's counted stems and names (`LeadTerms`), is computed by the extraction
+worker and travels with the article; the stage adds the title's terms and ranks.
 
 Names are the terms whose every occurrence in running text is capitalised (not sentence-initial)
 in a cased script: "Kharkiv", "TASS", "Erdoğan".  Caseless scripts (Arabic) have none; their
@@ -44,6 +47,7 @@ _INITIAL = re.compile(r"(?:^|[.!?:;\"“”«»\n])[^\w.!?:;\n]*(\w+)")  # a sen
 _VOWELS = str.maketrans("", "", "aeiouyhw")
 _DOUBLED = re.compile(r"(.)\1+")
 MIN_CHARS = 3  # shorter words are mostly particles, abbreviations and small numbers
+MAX_TERMS = 80  # terms of a profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,36 +79,84 @@ def _stemmer(language: str | None) -> Stemmer.Stemmer | None:
     return None if algorithm is None else Stemmer.Stemmer(algorithm)
 
 
+@dataclass(frozen=True, slots=True)
+class LeadTerms:
+    """The costly part of a `Profile`: the stems of a text's lead, counted, and those written as
+    names.  A pure function of (text, language), so the extraction worker computes it."""
+
+    language: str | None
+    terms: tuple[str, ...]  # the `MAX_TERMS` most frequent, most frequent first (ties: a-z)
+    counts: tuple[int, ...]
+    names: tuple[str, ...]  # the terms written capitalised (see `_capitalised`)
+
+
+def lead_terms(text: str, language: str | None, *, lead_chars: int = 3000) -> LeadTerms:
+    """The counted stems of the lead (the first `lead_chars` characters of the text's non-blank
+    lines, stripped): news puts the who, what and where first, and reading only the lead keeps
+    the cost per article flat.  Blank lines and indentation do not count, so a text and its
+    re-paragraphed copy have the same lead."""
+    stemmer = _stemmer(language)
+    stops = stop_words(language)
+    lead = _unmarked(_lead(text, lead_chars))
+    counts = Counter(_stems(_WORD.findall(lead.casefold()), stops, stemmer))
+    names = set(_stems([fold(w) for w in _capitalised(lead)], stops, stemmer)) & counts.keys()
+    ranked = _ranked(counts, MAX_TERMS)
+    return LeadTerms(
+        language,
+        tuple(term for term, _ in ranked),
+        tuple(count for _, count in ranked),
+        tuple(sorted(names)),
+    )
+
+
+def _ranked(counts: dict[str, int], size: int) -> list[tuple[str, int]]:
+    """The `size` most frequent terms (ties: alphabetical)."""
+    ranked = sorted((-count, term) for term, count in counts.items())[:size]
+    return [(term, -negative) for negative, term in ranked]
+
+
 def profile(
     title: str | None,
     text: str,
     language: str | None,
     *,
-    max_terms: int = 80,
+    lead: LeadTerms | None = None,
     title_weight: int = 3,
-    lead_chars: int = 3000,
 ) -> Profile:
-    """The `max_terms` most frequent terms of the title and the lead (first `lead_chars`
-    characters) of the text, with weights and names.  News puts the who, what and where first,
-    and reading only the lead keeps the cost per article flat."""
-    stemmer = _stemmer(language)
-    stops = stop_words(language)
-    counts: Counter[str] = Counter()
-    for term in _stems(_WORD.findall(fold(title or "")), stops, stemmer):
-        counts[term] += title_weight  # titles are Title Cased: no evidence of names
-    lead = _unmarked(text[:lead_chars])
-    counts.update(_stems(_WORD.findall(lead.casefold()), stops, stemmer))
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:max_terms]
-    # Interned: the window holds one copy of each term, shared by its profiles and postings.
-    terms = tuple(sys.intern(term) for term, _ in ranked)
-    capitalised = _capitalised(lead)
-    stems = _stems([fold(w) for w in capitalised], stops, stemmer)
+    """The `MAX_TERMS` most frequent terms of the title and the lead of the text, with weights
+    and names; `lead` is `lead_terms(text, language)` when already computed (one computed for
+    another language is not used).  The lead keeps only its `MAX_TERMS` best, so a title term
+    beyond them counts its title weight alone."""
+    if lead is None or lead.language != language:
+        lead = lead_terms(text, language)
+    titled = _stems(_WORD.findall(fold(title or "")), stop_words(language), _stemmer(language))
+    if titled:
+        counts = dict(zip(lead.terms, lead.counts, strict=True))
+        for term in titled:
+            counts[term] = counts.get(term, 0) + title_weight  # Title Cased: no evidence of names
+        ranked = _ranked(counts, MAX_TERMS)
+        terms, tfs = tuple(t for t, _ in ranked), tuple(c for _, c in ranked)
+    else:  # the lead is ranked already
+        terms, tfs = lead.terms, lead.counts
     return Profile(
         terms=terms,
-        weights=tuple(tf_weight(count) for _, count in ranked),
-        names=tuple(sorted({sys.intern(name_key(t)) for t in set(stems) & set(terms)})),
+        weights=tuple(map(tf_weight, tfs)),
+        names=tuple(sorted({name_key(t) for t in set(lead.names).intersection(terms)})),
         language=language,
     )
+
+
+def _lead(text: str, chars: int) -> str:
+    """The first `chars` characters of the non-blank lines of `text`, stripped, one a line."""
+    lines: list[str] = []
+    size = 0
+    for line in text.splitlines():
+        if size >= chars:
+            break
+        if stripped := line.strip():
+            lines.append(stripped)
+            size += len(stripped) + 1
+    return "\n".join(lines)[:chars]
 
 
 @functools.cache
@@ -113,6 +165,7 @@ def tf_weight(count: int) -> float:
     return 1.0 + math.log(count)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def name_key(term: str) -> str:
     """A key that survives transliteration: the first letter, then the consonants without h, w
     and y, doubled ones collapsed.  Izum, Izyum, Izium → izm; Kharkiv, Kharkov → krkv;

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from daemon.stories.index import Limits, Story, StoryIndex
-from daemon.stories.score import Scoring
+from daemon.stories.score import Scoring, score
 from daemon.stories.terms import Profile
 
 HOUR = 3600.0
@@ -46,7 +50,7 @@ def test_articles_leave_the_window() -> None:
     add(index, "new", "kherson", time=73 * HOUR)
     assert index.expire() == 1
     assert index.story_of("old") is None and "old" not in index.stories
-    assert "izyum" not in index.df and "izyum" not in index.postings
+    assert index.document_frequency("izyum") == 0 and index.holders("izyum") == []
     assert index.best(make("izyum"), 73 * HOUR) is None
 
 
@@ -58,8 +62,8 @@ def test_the_budget_bounds_the_window() -> None:
         index.expire()
     assert len(index) == 100
     assert index.story_of("a49") is None and index.story_of("a50") == "a50"
-    assert index.df["shared"] == 100
-    assert len(index.postings["shared"]) == 100
+    assert index.document_frequency("shared") == 100
+    assert len(index.holders("shared")) == 100
 
 
 def test_removed_articles_are_never_candidates() -> None:
@@ -68,7 +72,7 @@ def test_removed_articles_are_never_candidates() -> None:
     add(index, "a", "izyum troop")
     index.remove("a")
     assert index.best(make("izyum troop"), 0.0) is None
-    assert "a" not in index.stories and not index.df
+    assert "a" not in index.stories and not index.words.ids
 
 
 def test_an_article_indexed_again_is_counted_once() -> None:
@@ -76,5 +80,52 @@ def test_an_article_indexed_again_is_counted_once() -> None:
     index = StoryIndex(Limits(), Scoring())
     add(index, "a", "izyum troop")
     add(index, "a", "izyum troop")
-    assert len(index) == 1 and index.df["izyum"] == 1
-    assert [d.event_id for d in index.postings["izyum"] if d.live] == ["a"]
+    assert len(index) == 1 and index.document_frequency("izyum") == 1
+    assert index.holders("izyum") == ["a"]
+
+
+_WORDS = st.sampled_from([f"t{i}" for i in range(12)])
+_PROFILES = st.builds(
+    lambda terms, tfs, names, lang: Profile(
+        tuple(terms), tuple(tfs[: len(terms)]), tuple(sorted(set(names))), lang
+    ),
+    st.lists(_WORDS, min_size=1, max_size=6, unique=True),
+    st.lists(st.sampled_from([1.0, 1.5, 2.0, 3.0]), min_size=6, max_size=6),
+    st.lists(st.sampled_from(["n1", "n2", "n3", "n4"]), max_size=3),
+    st.sampled_from(["en", "fr", None]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_PROFILES, min_size=1, max_size=12), _PROFILES, st.floats(0, 80 * HOUR))
+def test_best_scores_as_the_pure_score_does(docs: list[Profile], new: Profile, at: float) -> None:
+    """With room for every candidate, `best` finds the highest `score.score` of any live article
+    sharing a term, with the window's idf, and reports that very score."""
+    index = StoryIndex(Limits(max_candidates=100, max_postings=100, query_terms=100), Scoring())
+    for i, item in enumerate(docs):
+        story = Story(f"d{i}", None, float(i), float(i))
+        index.add(f"d{i}", story, item, float(i) * HOUR)
+    match = index.best(new, at)
+    sharing = [i for i, item in enumerate(docs) if set(item.terms) & set(new.terms)]
+    if not sharing:
+        assert match is None
+        return
+    expected = [
+        score(new, docs[i], at - i * HOUR, index.idf, index.name_idf, index.knobs) for i in sharing
+    ]
+    assert match is not None
+    assert match.score == pytest.approx(max(expected), rel=1e-5, abs=1e-9)
+    chosen = int(match.event_id[1:])
+    assert match.score == pytest.approx(expected[sharing.index(chosen)], rel=1e-5, abs=1e-9)
+
+
+def test_postings_of_expired_articles_are_trimmed() -> None:
+    """A term every article holds keeps at most about twice its live postings as the window
+    slides (dead ones are dropped in bulk), and term ids no article holds are reused."""
+    index = StoryIndex(Limits(max_articles=100), Scoring())
+    for i in range(1000):
+        add(index, f"a{i}", f"shared term{i}", time=float(i))
+        index.expire()
+    shared = index.words.postings[index.words.ids["shared"]]
+    assert index.document_frequency("shared") == 100 and len(shared) <= 200
+    assert len(index.words.strings) <= 2 * 100 + 2
