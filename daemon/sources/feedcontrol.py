@@ -78,7 +78,7 @@ class FeedControlRepo:
 
     async def start(self) -> None:
         """Create the tables (idempotent)."""
-        await self.store.run(lambda c: [c.execute(s) for s in SCHEMA])
+        await self.store.migrate(SCHEMA)
 
     async def version(self) -> int:
         """The change counter: it moves with every committed feed command."""

@@ -135,10 +135,7 @@ class FeedStateRepo:
 
     async def start(self) -> None:
         """Create the tables (idempotent)."""
-        # Statement by statement: `Store.migrate` uses executescript, which commits the
-        # store's open transaction and then fails its COMMIT.
-        statements = [s.strip() for s in SCHEMA.split(";") if s.strip()]
-        await self.store.run(lambda c: [c.execute(s) for s in statements])
+        await self.store.migrate(SCHEMA)
         await self.store.run(_add_missing_columns)
 
     async def load(self) -> dict[str, FeedState]:
