@@ -56,7 +56,6 @@ _AGENCIES: dict[str, str] = {
     "bloomberg": "Bloomberg",
 }
 _AGENCY_ALT = "|".join(sorted((re.escape(k) for k in _AGENCIES), key=len, reverse=True))
-AGENCY_RE = re.compile(rf"\b(?:{_AGENCY_ALT})\b", re.IGNORECASE)
 # "..., reports the Associated Press (AP)." / "..., writes the AP." at the end of a paragraph:
 # the agency as the author of the reporting, not a source quoted in it.
 _CREDIT_VERB_RE = re.compile(
