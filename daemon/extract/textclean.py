@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Literal
 
 from daemon.extract.credits import (
+    BYLINE_RE,
     agency_name,
     credit_in_prose,
     credit_line,
@@ -90,7 +91,6 @@ _CAPTION_RE = re.compile(
     r"|©\s*\S+[^.]*$|\bgetty images\b|\bshutterstock\b",
     re.I,
 )
-_BYLINE_RE = re.compile(r"^(?i:by|von|por|par)\s+([A-Z][^\d|]{2,80}?)(?:\s*[-|–—·,]\s*(.*))?$")
 _DATELINE_RE = re.compile(
     r"^\s*(?:date|published|updated|posted|last updated)?[:\s]*"
     r"(?:\d{4}-\d{2}-\d{2}|\d{1,2}\s+[A-Za-z]{3,9}\.?,?\s+\d{4}|[A-Za-z]{3,9}\.?\s+\d{1,2},?\s+\d{4}"
@@ -250,15 +250,15 @@ def _is_meta(line: str, meta: _Meta) -> bool:
 
 
 def _is_byline(line: str, meta: _Meta) -> bool:
-    match = _BYLINE_RE.match(line)
+    match = BYLINE_RE.match(line)
     if match is None:
         return False
-    names = split_authors(match.group(1))
+    names = split_authors(match["names"])
     if not names:
         return False
     meta.authors.extend(n for n in names if n not in meta.authors)
-    rest = match.group(2) or ""
-    meta.syndication = meta.syndication or agency_name(rest) or credit_line(match.group(1))
+    rest = match["rest"] or ""
+    meta.syndication = meta.syndication or agency_name(rest) or credit_line(match["names"])
     found = parse_date(rest)
     if found is not None:
         meta.dates.append(found)

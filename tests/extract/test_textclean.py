@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from daemon.extract.credits import BYLINE_RE
 from daemon.extract.textclean import clean_capture, is_chrome_line
 
 GOLDEN = Path(__file__).parent / "golden" / "seeds"
@@ -124,3 +125,23 @@ def test_output_paragraphs_are_input_lines(lines: list[str]) -> None:
     got = clean_capture("\n".join(lines))
     normalized = {" ".join(line.split()) for line in lines}
     assert set(got.paragraphs) <= normalized
+
+
+@pytest.mark.parametrize(
+    ("line", "names", "rest"),
+    [
+        pytest.param("By Maria Lopez and Tom Berg, Reuters", "Maria Lopez and Tom Berg", "Reuters"),
+        pytest.param("Von Nina Magoley", "Nina Magoley", None, id="de"),
+        pytest.param("By HERB KEINON AND YAAKOV KATZ", "HERB KEINON AND YAAKOV KATZ", None),
+        pytest.param("By Ludwig van Beethoven | AP", "Ludwig van Beethoven", "AP", id="particle"),
+        pytest.param("By J. R. Smith", "J. R. Smith", None, id="initials"),
+        pytest.param("By then it was over.", None, None, id="prose-lower-case"),
+        pytest.param("Von Anfang an", None, None, id="phrase-lower-case"),
+        pytest.param("By Monday the deal was done.", None, None, id="prose-capitalised"),
+    ],
+)
+def test_one_byline_rule_for_the_cleaner_and_the_postfilter(line, names, rest) -> None:
+    """Both text passes read a byline with the same rule: capitalised names, then the rest."""
+    match = BYLINE_RE.match(line)
+    got = None if match is None else (match["names"], match["rest"])
+    assert got == (None if names is None else (names, rest))
