@@ -84,14 +84,20 @@ def _next_delay(
 def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
     """Seconds from `now` a Retry-After header asks for (delta-seconds or HTTP-date, RFC 9110
     §10.2.3); None when absent or unparseable; never negative."""
+    value = (value or "").strip()
     if not value:
         return None
-    value = value.strip()
     if value.isdigit():
         return float(value)
+    return seconds_until(value, now=now)
+
+
+def seconds_until(http_date: str, *, now: datetime) -> float | None:
+    """Seconds from `now` to an HTTP-date (Retry-After, Expires); None when unparseable; never
+    negative.  A date without a zone is GMT, as RFC 9110 §5.6.7 requires."""
     try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        when = parsedate_to_datetime(http_date.strip())
+    except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)

@@ -87,9 +87,12 @@ def test_delay_is_full_jitter_within_cap(attempt: int, base: float, cap: float, 
 NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
 RETRY_AFTER = {
     "seconds": ("120", 120.0),
+    "seconds with spaces": (" 0 ", 0.0),
     "http date": ("Sun, 22 Nov 2026 12:01:30 GMT", 90.0),
+    "obsolete RFC 850 date": ("Sunday, 22-Nov-26 12:10:00 GMT", 600.0),
     "date in the past": ("Sun, 22 Nov 2026 11:00:00 GMT", 0.0),
     "absent": (None, None),
+    "empty": ("", None),
     "garbage": ("soon", None),
     "negative": ("-5", None),
 }
