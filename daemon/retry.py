@@ -17,6 +17,8 @@ from typing import TypeVar
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
+OnRetry = Callable[[BaseException, int], None]
+"""Told of each error about to be retried, with the retry's number (1 for the first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +52,13 @@ async def retry(
     *,
     rng: random.Random | None = None,
     sleep: Sleep = asyncio.sleep,
+    on_retry: OnRetry | None = None,
 ) -> T:
     """Await `operation()`, retrying retryable errors up to `backoff.retries` times.
 
     A non-retryable error, the last error, or one whose retry_after exceeds `backoff.cap` (we
-    will not hold a worker that long) is raised unchanged.  Otherwise the wait is the larger of
-    the jittered delay and the retry_after.
+    will not hold a worker that long) is raised unchanged.  Otherwise `on_retry` is told (to log
+    it) and the wait is the larger of the jittered delay and the retry_after.
     """
     rng = rng or random.Random()
     attempt = 0
@@ -66,6 +69,8 @@ async def retry(
             delay = _next_delay(exc, attempt, backoff, rng)
             if delay is None:
                 raise
+            if on_retry is not None:
+                on_retry(exc, attempt + 1)
         await sleep(delay)
         attempt += 1
 

@@ -45,6 +45,21 @@ async def test_retryable_errors_are_retried_until_success() -> None:
     assert op.calls == 3 and len(sleeps.delays) == 2
 
 
+async def test_on_retry_is_told_of_each_retried_error_but_not_the_last() -> None:
+    """`on_retry` hears every error that will be retried, numbered from 1; the one raised at the
+    end is not announced as a retry."""
+    errors = [SinkError("kafka_timeout", str(i), retryable=True) for i in range(3)]
+    heard: list[tuple[str, int]] = []
+    with pytest.raises(SinkError, match="2"):
+        await retry(
+            Flaky(*errors),
+            Backoff(retries=2),
+            sleep=Sleeps(),
+            on_retry=lambda exc, n: heard.append((str(exc), n)),
+        )
+    assert heard == [("kafka_timeout: 0", 1), ("kafka_timeout: 1", 2)]
+
+
 async def test_non_retryable_error_is_raised_at_once() -> None:
     """A non-retryable error is raised unchanged without sleeping."""
     op, sleeps = Flaky(FetchError("not_found")), Sleeps()
