@@ -1,6 +1,7 @@
 """The one backoff helper: exponential delays with full jitter, capped, honouring retry_after.
 
-It runs at exactly two boundaries, the article fetch and the Kafka send.  An error says itself
+It runs at exactly two boundaries, the article fetch and the Kafka sink (each send, and connecting
+at start-up).  A failed feed poll is never retried inline: it is rescheduled.  An error says itself
 whether it is worth retrying (`retryable`) and how long the server asked us to wait
 (`retry_after`, seconds); `retry()` reads those two attributes and nothing else.
 """
