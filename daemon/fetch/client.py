@@ -267,25 +267,42 @@ def _with_history(response: HttpResponse, url: str, hops: tuple[Hop, ...]) -> Ht
     )
 
 
-_TRANSLATIONS: tuple[tuple[tuple[type[Exception], ...], str, bool], ...] = (
-    ((httpx.TimeoutException, httpcore.TimeoutException, TimeoutError), "timeout", True),
-    ((httpx.UnsupportedProtocol, httpcore.UnsupportedProtocol), "bad_scheme", False),
-    ((httpx.InvalidURL,), "bad_url", False),
-    ((httpx.RemoteProtocolError, httpcore.RemoteProtocolError), "protocol_error", True),
-    ((httpx.LocalProtocolError, httpcore.LocalProtocolError), "protocol_error", False),
-    ((httpcore.ProxyError, httpx.ProxyError), "proxy_error", True),
-    ((httpx.ConnectError, httpcore.ConnectError), "connect_error", True),
-    ((httpx.NetworkError, httpcore.NetworkError, OSError), "network_error", True),
-    ((httpx.DecodingError,), "bad_encoding", False),
-)
+# Foreign exception type → (reason, retryable).  `translate` walks the exception's MRO and takes
+# the first type found here, so the most specific entry wins whatever the order of this table
+# (`TimeoutError` is an `OSError`, `ConnectError` a `NetworkError`).
+TRANSLATIONS: Mapping[type[BaseException], tuple[str, bool]] = {
+    httpx.TimeoutException: ("timeout", True),
+    httpcore.TimeoutException: ("timeout", True),
+    TimeoutError: ("timeout", True),
+    httpx.UnsupportedProtocol: ("bad_scheme", False),
+    httpcore.UnsupportedProtocol: ("bad_scheme", False),
+    httpx.InvalidURL: ("bad_url", False),
+    httpx.RemoteProtocolError: ("protocol_error", True),
+    httpcore.RemoteProtocolError: ("protocol_error", True),
+    httpx.LocalProtocolError: ("protocol_error", False),
+    httpcore.LocalProtocolError: ("protocol_error", False),
+    httpx.ProxyError: ("proxy_error", True),
+    httpcore.ProxyError: ("proxy_error", True),
+    httpx.ConnectError: ("connect_error", True),
+    httpcore.ConnectError: ("connect_error", True),
+    httpx.NetworkError: ("network_error", True),
+    httpcore.NetworkError: ("network_error", True),
+    OSError: ("network_error", True),
+    httpx.DecodingError: ("bad_encoding", False),
+}
 
 
-def translate(exc: BaseException, url: str) -> FetchError:
+def translate(
+    exc: BaseException,
+    url: str,
+    table: Mapping[type[BaseException], tuple[str, bool]] = TRANSLATIONS,
+) -> FetchError:
     """The most specific `FetchError` for a foreign exception raised while fetching `url`."""
     if _caused_by_ssl(exc):
         return FetchError("tls_error", f"{url}: {exc}")
-    for types, reason, retryable in _TRANSLATIONS:
-        if isinstance(exc, types):
+    for cls in type(exc).__mro__:
+        if cls in table:
+            reason, retryable = table[cls]
             return FetchError(reason, f"{url}: {exc!r}", retryable=retryable)
     return FetchError("http_error", f"{url}: {exc!r}")
 
