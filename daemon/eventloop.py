@@ -34,6 +34,11 @@ def loop_factory(name: str | None = None) -> Callable[[], asyncio.AbstractEventL
     return factory
 
 
+def loop_name(factory: Callable[[], asyncio.AbstractEventLoop] | None) -> str:
+    """`uvloop` or `asyncio`, for logs and benchmark tables."""
+    return "asyncio" if factory is None else factory.__module__.split(".")[0]
+
+
 def run(main: Coroutine[Any, Any, T], *, loop: str | None = None) -> T:
     """Run `main` to completion on the chosen loop (see `loop_factory`), like `asyncio.run`."""
     with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
