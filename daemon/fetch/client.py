@@ -41,6 +41,7 @@ client) → `OriginPool` (keep-alive per origin, O(1) per request; or httpcore's
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ssl
 from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -255,16 +256,8 @@ def _redirect_target(response: HttpResponse) -> str | None:
 
 
 def _with_history(response: HttpResponse, url: str, hops: tuple[Hop, ...]) -> HttpResponse:
-    return HttpResponse(
-        url=url,
-        final_url=response.url,
-        status=response.status,
-        headers=response.headers,
-        body=response.body,
-        fetched_at=response.fetched_at,
-        redirects=hops,
-        raw_request_headers=response.raw_request_headers,
-    )
+    """The last hop's response, as the answer to `url` through `hops`."""
+    return dataclasses.replace(response, url=url, final_url=response.url, redirects=hops)
 
 
 # Foreign exception type → (reason, retryable).  `translate` walks the exception's MRO and takes
