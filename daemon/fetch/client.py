@@ -260,28 +260,22 @@ def _with_history(response: HttpResponse, url: str, hops: tuple[Hop, ...]) -> Ht
     return dataclasses.replace(response, url=url, final_url=response.url, redirects=hops)
 
 
-# Foreign exception type → (reason, retryable).  `translate` walks the exception's MRO and takes
-# the first type found here, so the most specific entry wins whatever the order of this table
-# (`TimeoutError` is an `OSError`, `ConnectError` a `NetworkError`).
+# (reason, retryable) → the foreign exception types it stands for.  `translate` walks an
+# exception's MRO and takes the first type found, so the most specific entry wins whatever the
+# order here (`TimeoutError` is an `OSError`, `ConnectError` a `NetworkError`).
+_REASONS: dict[tuple[str, bool], tuple[type[BaseException], ...]] = {
+    ("timeout", True): (httpx.TimeoutException, httpcore.TimeoutException, TimeoutError),
+    ("bad_scheme", False): (httpx.UnsupportedProtocol, httpcore.UnsupportedProtocol),
+    ("bad_url", False): (httpx.InvalidURL,),
+    ("protocol_error", True): (httpx.RemoteProtocolError, httpcore.RemoteProtocolError),
+    ("protocol_error", False): (httpx.LocalProtocolError, httpcore.LocalProtocolError),
+    ("proxy_error", True): (httpx.ProxyError, httpcore.ProxyError),
+    ("connect_error", True): (httpx.ConnectError, httpcore.ConnectError),
+    ("network_error", True): (httpx.NetworkError, httpcore.NetworkError, OSError),
+    ("bad_encoding", False): (httpx.DecodingError,),
+}
 TRANSLATIONS: Mapping[type[BaseException], tuple[str, bool]] = {
-    httpx.TimeoutException: ("timeout", True),
-    httpcore.TimeoutException: ("timeout", True),
-    TimeoutError: ("timeout", True),
-    httpx.UnsupportedProtocol: ("bad_scheme", False),
-    httpcore.UnsupportedProtocol: ("bad_scheme", False),
-    httpx.InvalidURL: ("bad_url", False),
-    httpx.RemoteProtocolError: ("protocol_error", True),
-    httpcore.RemoteProtocolError: ("protocol_error", True),
-    httpx.LocalProtocolError: ("protocol_error", False),
-    httpcore.LocalProtocolError: ("protocol_error", False),
-    httpx.ProxyError: ("proxy_error", True),
-    httpcore.ProxyError: ("proxy_error", True),
-    httpx.ConnectError: ("connect_error", True),
-    httpcore.ConnectError: ("connect_error", True),
-    httpx.NetworkError: ("network_error", True),
-    httpcore.NetworkError: ("network_error", True),
-    OSError: ("network_error", True),
-    httpx.DecodingError: ("bad_encoding", False),
+    cls: outcome for outcome, classes in _REASONS.items() for cls in classes
 }
 
 
