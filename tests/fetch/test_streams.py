@@ -53,8 +53,12 @@ async def test_write_read_and_end_of_stream(echo_then_close: int) -> None:
 async def test_read_timeout() -> None:
     """A server that says nothing makes `read` raise ReadTimeout after the timeout."""
 
+    hung_up = asyncio.Event()
+
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read()  # says nothing until the client hangs up
+        writer.close()
+        hung_up.set()
 
     server, port = await serve(silent)
     async with server:
@@ -63,6 +67,7 @@ async def test_read_timeout() -> None:
         with pytest.raises(httpcore.ReadTimeout):
             await stream.read(1024, timeout=0.1)
         await stream.aclose()
+        await hung_up.wait()
 
 
 async def test_refused_connection_is_connect_error() -> None:
@@ -99,10 +104,14 @@ async def test_large_body_arrives_whole_through_back_pressure() -> None:
 async def test_unsolicited_bytes_make_an_idle_stream_readable() -> None:
     """Bytes arriving on an idle connection flag it (httpcore then won't reuse it)."""
 
+    hung_up = asyncio.Event()
+
     async def chatty(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"surprise")
         await writer.drain()
         await reader.read()  # keep the connection open until the client hangs up
+        writer.close()
+        hung_up.set()
 
     server, port = await serve(chatty)
     async with server:
@@ -110,3 +119,4 @@ async def test_unsolicited_bytes_make_an_idle_stream_readable() -> None:
         await until(lambda: stream.get_extra_info("is_readable"))
         assert stream.get_extra_info("is_readable") is True
         await stream.aclose()
+        await hung_up.wait()
