@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: run test check lint typecheck schemas clean
+.PHONY: run test check lint typecheck coverage schemas clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,15 @@ typecheck: $(VENV)/.installed-test
 
 check: lint typecheck test
 
+# Line coverage of daemon/, including the daemon processes the end-to-end tests start.
+coverage: $(VENV)/.installed-test
+	$(BIN)/coverage erase
+	$(BIN)/coverage run -m pytest -p no:cacheprovider
+	$(BIN)/coverage combine --quiet
+	$(BIN)/coverage report
+
 schemas: $(VENV)/.installed-test
 	$(BIN)/python -m daemon.schemas
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage .coverage.*

@@ -4,12 +4,12 @@ Foreign exceptions (httpx, aiokafka, sqlite, feedparser, trafilatura) are transl
 enter, always into the most specific type below, with a short machine-readable `reason` that the
 pipeline counts (`newsd_records_total{stage, outcome, reason}`).
 
+    Skip                    a record ends here on purpose (unchanged, ...); not an error
     NewsdError
-     ├── Skip               a record ends here on purpose (duplicate, unchanged, no-text, ...)
      ├── ConfigError        a bad setting, naming its key path; exit code 2
- ├── UsageError         a mistake on the command line (missing file, bad value); exit code 2
- ├── StateLocked        another newsd process holds the state directory; exit code 1
- ├── WorkerDied         a pipeline worker died of a bug; the daemon stops, exit code 1
+     ├── UsageError         a mistake on the command line (missing file, bad value); exit code 2
+     ├── StateLocked        another newsd process holds the state directory; exit code 1
+     ├── WorkerDied         a pipeline worker died of a bug; the daemon stops, exit code 1
      ├── FetchError         an HTTP fetch failed (retryable, retry_after, status)
      │    └── BlockedAddress   the target resolves to a refused network (SSRF guard)
      ├── FeedError          a body that is not a usable feed (not_a_feed, unparseable)
@@ -19,14 +19,14 @@ pipeline counts (`newsd_records_total{stage, outcome, reason}`).
      └── ReplayError        an archive could not be read at all
 
 `Skip` is not a failure: it is the single exit path for "not this one" (Scrapy's `DropItem`,
-structlog's `DropEvent`).
+structlog's `DropEvent`), so it stands outside the tree and `except NewsdError` never catches it.
 """
 
 from __future__ import annotations
 
 
-class NewsdError(Exception):
-    """Base of every error newsd raises on purpose."""
+class _Reasoned(Exception):  # noqa: N818 - the shared base of errors and Skip
+    """An exception with a machine-readable `reason` and a human `detail`."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
@@ -34,8 +34,13 @@ class NewsdError(Exception):
         self.detail = detail
 
 
-class Skip(NewsdError):  # noqa: N818 - a signal, not an error
-    """Drop this record: counted by stage and reason, logged, and settled as not published."""
+class NewsdError(_Reasoned):
+    """Base of every error newsd raises on purpose."""
+
+
+class Skip(_Reasoned):  # a signal, not an error
+    """Drop this record: counted by stage and reason, logged, and settled as done (the source
+    does not offer it again)."""
 
 
 class ConfigError(NewsdError):

@@ -1,6 +1,7 @@
 """The one backoff helper: exponential delays with full jitter, capped, honouring retry_after.
 
-It runs at exactly two boundaries, the article fetch and the Kafka send.  An error says itself
+It runs at exactly two boundaries, the article fetch and the Kafka sink (each send, and connecting
+at start-up).  A failed feed poll is never retried inline: it is rescheduled.  An error says itself
 whether it is worth retrying (`retryable`) and how long the server asked us to wait
 (`retry_after`, seconds); `retry()` reads those two attributes and nothing else.
 """
@@ -17,6 +18,8 @@ from typing import TypeVar
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
+OnRetry = Callable[[BaseException, int], None]
+"""Told of each error about to be retried, with the retry's number (1 for the first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +53,13 @@ async def retry(
     *,
     rng: random.Random | None = None,
     sleep: Sleep = asyncio.sleep,
+    on_retry: OnRetry | None = None,
 ) -> T:
     """Await `operation()`, retrying retryable errors up to `backoff.retries` times.
 
     A non-retryable error, the last error, or one whose retry_after exceeds `backoff.cap` (we
-    will not hold a worker that long) is raised unchanged.  Otherwise the wait is the larger of
-    the jittered delay and the retry_after.
+    will not hold a worker that long) is raised unchanged.  Otherwise `on_retry` is told (to log
+    it) and the wait is the larger of the jittered delay and the retry_after.
     """
     rng = rng or random.Random()
     attempt = 0
@@ -66,6 +70,8 @@ async def retry(
             delay = _next_delay(exc, attempt, backoff, rng)
             if delay is None:
                 raise
+            if on_retry is not None:
+                on_retry(exc, attempt + 1)
         await sleep(delay)
         attempt += 1
 
@@ -84,14 +90,20 @@ def _next_delay(
 def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
     """Seconds from `now` a Retry-After header asks for (delta-seconds or HTTP-date, RFC 9110
     §10.2.3); None when absent or unparseable; never negative."""
+    value = (value or "").strip()
     if not value:
         return None
-    value = value.strip()
     if value.isdigit():
         return float(value)
+    return seconds_until(value, now=now)
+
+
+def seconds_until(http_date: str, *, now: datetime) -> float | None:
+    """Seconds from `now` to an HTTP-date (Retry-After, Expires); None when unparseable; never
+    negative.  A date without a zone is GMT, as RFC 9110 §5.6.7 requires."""
     try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        when = parsedate_to_datetime(http_date.strip())
+    except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)

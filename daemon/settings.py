@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import os
 import tomllib
+import warnings
 from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -71,7 +80,6 @@ class KafkaSettings(_Section):
         None, description="host:port[,host:port]; unset: start the embedded broker."
     )
     client_id: str = Field("newsd", description="Client id sent to the broker.")
-    acks: Literal["all"] = Field("all", description="Always all: an event counts once durable.")
     enable_idempotence: bool = Field(
         True, description="Idempotent producer (Apache Kafka); the embedded broker needs false."
     )
@@ -120,6 +128,20 @@ class KafkaSettings(_Section):
     sasl_oauth_scope: str | None = Field(None, description="OAUTHBEARER: scope requested.")
     topics: TopicSettings = Field(default_factory=TopicSettings)
     schema_registry: SchemaRegistrySettings = Field(default_factory=SchemaRegistrySettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_acks(cls, data: Any) -> Any:
+        """`kafka.acks` was removed (the producer always waits for all replicas): an old config
+        saying `acks = "all"` still loads, with a warning; any other value is refused."""
+        if not isinstance(data, dict) or data.get("acks") != "all":
+            return data
+        warnings.warn(
+            'kafka.acks is no longer a setting (always "all"); remove it from the config',
+            FutureWarning,
+            stacklevel=2,
+        )
+        return {key: value for key, value in data.items() if key != "acks"}
 
 
 class EmbeddedBrokerSettings(_Section):
@@ -469,9 +491,15 @@ def _why(exc: Exception) -> str:
     return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
 
 
+# Settings that were removed, and why: a config still setting them is refused with this reason.
+_REMOVED = {"kafka.acks": "removed: newsd always produces with acks=all"}
+
+
 def _config_error(exc: ValidationError) -> ConfigError:
     first = exc.errors()[0]
     key = ".".join(str(part) for part in first["loc"]) or "config"
+    if key in _REMOVED:
+        return ConfigError(key, f"{key}: {_REMOVED[key]} (got {first.get('input')!r})")
     return ConfigError(key, f"{key}: {first['msg']} (got {first.get('input')!r})")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,16 @@ def kafka_settings(broker: EmbeddedBroker, topic_prefix: str, tmp_path: Path) ->
         state={"dir": tmp_path / "state"},
         fetch={"allow_private_networks": ["127.0.0.1/32"], "per_domain_min_interval": 0},
     )
+
+
+async def until(condition: Callable[[], object], *, timeout: float = 10.0) -> None:
+    """Wait until `condition()` holds (checked every few ms), failing after `timeout` seconds.
+
+    For a test waiting on work running elsewhere (a task, a server thread), never on time itself.
+    """
+    async with asyncio.timeout(timeout):
+        while not condition():  # noqa: ASYNC110 - the condition is not ours to signal
+            await asyncio.sleep(0.005)
 
 
 async def consume(

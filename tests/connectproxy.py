@@ -15,7 +15,7 @@ import contextlib
 import threading
 from types import TracebackType
 
-from tests.tlsproxy import _pipe
+from tests.tlsproxy import _pipe, close_loop
 
 
 class ConnectProxy:
@@ -49,7 +49,7 @@ class ConnectProxy:
         self.port = server.sockets[0].getsockname()[1]
         self._ready.set()
         self._loop.run_forever()
-        server.close()
+        close_loop(self._loop, server)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")

@@ -1,11 +1,21 @@
-"""The real daemon as a child process, for tests of crashes, stops and bad input.
+"""The real daemon as a child process, for end-to-end tests.
+
+`DaemonProcess`: `newsd run` with a config and a state dir, for tests of crashes, stops and bad
+input.  Logs go to a file (a pipe nobody reads would block a chatty daemon); `logs()` parses them.
 
     config = write_config(tmp_path, kafka_settings, feed_url, poll={"min_interval": 0.5})
     async with DaemonProcess(config, tmp_path / "state") as daemon:
         await daemon.wait_for_log("feed.polled", count=2)
         daemon.kill()
 
-Logs go to a file (a pipe nobody reads would block a chatty daemon); `logs()` parses them.
+`NewsdProcess`: any `newsd` command, for operations tests; started in its own session (so a test
+can signal its whole process group, as a terminal's Ctrl-C does), its JSON log lines collected as
+they arrive (with their arrival time), its ops endpoint found from the `ops.listening` line.
+
+    async with NewsdProcess("run", "--config", cfg) as daemon:
+        await daemon.wait_event("daemon.started")
+        status, body = await daemon.get("/readyz")
+
 `article_page(n)` is an HTML article whose text shares no word 5-gram with another number's,
 so deduplication keeps every page apart.
 """
@@ -21,10 +31,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 from xml.sax.saxutils import escape
+
+import httpx
 
 from daemon.settings import Settings
 from tests.conftest import REPO
@@ -121,14 +134,41 @@ def write_config(
     }
     for name, values in sections.items():
         base.setdefault(name.replace("__", "."), {}).update(values)
+    return _write_toml(tmp_path / "newsd.toml", base, {"id": "test", "url": feed_url})
+
+
+def write_ops_config(
+    path: Path, *, bootstrap: str | None, prefix: str, feed_url: str, **sections: dict[str, Any]
+) -> Path:
+    """A config for a daemon against `bootstrap` (None: the embedded broker) polling one feed."""
+    kafka = {"enable_idempotence": False, "linger_ms": 0, **sections.pop("kafka", {})}
+    if bootstrap:
+        kafka["bootstrap_servers"] = bootstrap
+    tables: dict[str, dict[str, Any]] = {
+        "kafka": kafka,
+        "kafka.topics": {"prefix": prefix, "partitions": 3},
+        "fetch": {"allow_private_networks": ["127.0.0.1/32"], "per_domain_min_interval": 0},
+        "extract": {"workers": 1},
+        **sections,
+    }
+    feed = {"id": "seeds", "url": feed_url, "publisher": "Seed captures"}
+    return _write_toml(path, tables, feed)
+
+
+def _write_toml(path: Path, tables: dict[str, dict[str, Any]], feed: dict[str, str]) -> Path:
+    """Tables of scalars and lists (JSON values are valid TOML), then one `[[feeds]]` entry."""
     lines = []
-    for name, values in base.items():
+    for name, values in tables.items():
         lines.append(f"[{name}]")
         lines += [f"{key} = {json.dumps(value)}" for key, value in values.items()]
-    lines += ["[[feeds]]", 'id = "test"', f"url = {json.dumps(feed_url)}"]
-    path = tmp_path / "newsd.toml"
+    lines += ["[[feeds]]", *(f"{key} = {json.dumps(value)}" for key, value in feed.items())]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a daemon child: this checkout first on the path, JSON logs."""
+    return {**os.environ, "PYTHONPATH": str(REPO), "NEWSD_LOG__FORMAT": "json", **extra}
 
 
 class DaemonProcess:
@@ -142,7 +182,7 @@ class DaemonProcess:
         self.started = 0.0
 
     async def __aenter__(self) -> DaemonProcess:
-        env = {**os.environ, "PYTHONPATH": str(REPO), "NEWSD_LOG__FORMAT": "json"}
+        env = child_env()
         with self.log_path.open("wb") as log:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -203,7 +243,7 @@ class DaemonProcess:
 
 def run_once(config: Path, state: Path) -> list[dict[str, Any]]:
     """`newsd run --once`; asserts exit code 0 and returns its JSON log lines."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "NEWSD_LOG__FORMAT": "json"}
+    env = child_env()
     argv = [sys.executable, "-m", "daemon", "run", "--once"]
     result = subprocess.run(
         [*argv, "--config", str(config), "--state", str(state)],
@@ -222,3 +262,101 @@ def run_once(config: Path, state: Path) -> list[dict[str, Any]]:
 def summary(logs: list[dict[str, Any]]) -> dict[str, Any]:
     """The `daemon.summary` line's counters."""
     return next(e for e in logs if e["event"] == "daemon.summary")
+
+
+@dataclass
+class Line:
+    text: str
+    at: float  # time.monotonic() when it arrived
+    record: dict[str, Any] | None = field(default=None)
+
+
+class NewsdProcess:
+    """Any `newsd` command in its own session, its stderr lines collected as they arrive."""
+
+    def __init__(
+        self, *args: str, env: dict[str, str] | None = None, python: list[str] | None = None
+    ) -> None:
+        self.args = args
+        self.env = child_env(**(env or {}))
+        self.python = python or ["-m", "daemon"]
+        self.lines: list[Line] = []
+        self.proc: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> NewsdProcess:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *self.python,
+            *self.args,
+            cwd=REPO,
+            env=self.env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+        if self._reader is not None:
+            await self._reader
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    async def _read(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        async for raw in self.proc.stderr:
+            text = raw.decode("utf-8", "replace").rstrip("\n")
+            try:
+                record = json.loads(text)
+            except ValueError:
+                record = None
+            self.lines.append(
+                Line(text, time.monotonic(), record if isinstance(record, dict) else None)
+            )
+
+    def events(self, name: str | None = None) -> list[dict[str, Any]]:
+        records = [line.record for line in self.lines if line.record is not None]
+        return [r for r in records if name is None or r.get("event") == name]
+
+    def stderr(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+    async def wait_event(self, name: str, timeout: float = 60.0) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while True:
+                found = self.events(name)
+                if found:
+                    return found[0]
+                if self.proc is not None and self.proc.returncode is not None:
+                    raise AssertionError(f"newsd exited before {name}:\n{self.stderr()[-3000:]}")
+                await asyncio.sleep(0.05)
+
+    async def wait_exit(self, timeout: float = 60.0) -> int:
+        assert self.proc is not None
+        code = await asyncio.wait_for(self.proc.wait(), timeout)
+        if self._reader is not None:
+            await self._reader
+        return code
+
+    def signal_group(self, sig: signal.Signals) -> None:
+        """Send `sig` to the process group, as a terminal does on Ctrl-C."""
+        os.killpg(os.getpgid(self.pid), sig)
+
+    async def ops_url(self, path: str) -> str:
+        address = (await self.wait_event("ops.listening"))["address"]
+        return f"http://{address}{path}"
+
+    async def get(self, path: str) -> tuple[int, str]:
+        async with httpx.AsyncClient(timeout=10) as client:
+            response = await client.get(await self.ops_url(path))
+        return response.status_code, response.text

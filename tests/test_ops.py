@@ -23,7 +23,7 @@ from daemon.settings import load
 from daemon.sinks.embedded import EmbeddedBroker, free_port
 from daemon.sinks.kafka import topic_names
 from tests.conftest import SEEDS
-from tests.daemonproc import NewsdProcess, write_ops_config
+from tests.daemon_process import NewsdProcess, write_ops_config
 from tests.httpserver import HttpServer, Reply
 from tests.test_deploy_files import metric_families_used
 

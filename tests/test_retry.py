@@ -45,6 +45,21 @@ async def test_retryable_errors_are_retried_until_success() -> None:
     assert op.calls == 3 and len(sleeps.delays) == 2
 
 
+async def test_on_retry_is_told_of_each_retried_error_but_not_the_last() -> None:
+    """`on_retry` hears every error that will be retried, numbered from 1; the one raised at the
+    end is not announced as a retry."""
+    errors = [SinkError("kafka_timeout", str(i), retryable=True) for i in range(3)]
+    heard: list[tuple[str, int]] = []
+    with pytest.raises(SinkError, match="2"):
+        await retry(
+            Flaky(*errors),
+            Backoff(retries=2),
+            sleep=Sleeps(),
+            on_retry=lambda exc, n: heard.append((str(exc), n)),
+        )
+    assert heard == [("kafka_timeout: 0", 1), ("kafka_timeout: 1", 2)]
+
+
 async def test_non_retryable_error_is_raised_at_once() -> None:
     """A non-retryable error is raised unchanged without sleeping."""
     op, sleeps = Flaky(FetchError("not_found")), Sleeps()
@@ -87,9 +102,12 @@ def test_delay_is_full_jitter_within_cap(attempt: int, base: float, cap: float, 
 NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
 RETRY_AFTER = {
     "seconds": ("120", 120.0),
+    "seconds with spaces": (" 0 ", 0.0),
     "http date": ("Sun, 22 Nov 2026 12:01:30 GMT", 90.0),
+    "obsolete RFC 850 date": ("Sunday, 22-Nov-26 12:10:00 GMT", 600.0),
     "date in the past": ("Sun, 22 Nov 2026 11:00:00 GMT", 0.0),
     "absent": (None, None),
+    "empty": ("", None),
     "garbage": ("soon", None),
     "negative": ("-5", None),
 }

@@ -53,6 +53,22 @@ def test_a_bad_value_names_its_key_path(tmp_path, toml, key):
     assert caught.value.reason == key
 
 
+def test_a_config_with_the_removed_acks_setting_still_loads_with_a_warning(tmp_path):
+    """`kafka.acks = "all"` (in every config written before it was removed) loads, warned."""
+    path = write(tmp_path, '[kafka]\nacks = "all"\nlinger_ms = 7\n')
+    with pytest.warns(FutureWarning, match=r"kafka\.acks is no longer a setting"):
+        settings = load(path)
+    assert settings.kafka.linger_ms == 7
+    assert "acks" not in settings.kafka.model_dump()
+
+
+def test_a_config_asking_for_other_acks_is_refused(tmp_path):
+    """`kafka.acks = "1"` asks for weaker durability than newsd gives: a clear error, exit 2."""
+    with pytest.raises(ConfigError, match="removed: newsd always produces with acks=all") as caught:
+        load(write(tmp_path, '[kafka]\nacks = "1"\n'))
+    assert caught.value.reason == "kafka.acks"
+
+
 def test_bad_config_exits_with_code_2(tmp_path, capsys):
     """`newsd config` with a bad file exits 2 and names the key on stderr."""
     path = write(tmp_path, "[dedup]\nwindow_days = 0\n")

@@ -40,3 +40,14 @@ async def test_a_failing_transaction_leaves_nothing_behind(tmp_path):
         await store.run(half_then_fail)
     assert await store.run(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0]) == 0
     await store.close()
+
+
+async def test_migrate_is_one_transaction(tmp_path):
+    """`migrate` runs its statements in one transaction: a bad one leaves no table behind."""
+    store = Store.in_dir(tmp_path)
+    await store.open()
+    with pytest.raises(StateError):
+        await store.migrate([SCHEMA, "CREATE TABLE broken ("])
+    tables = await store.run(lambda c: c.execute("SELECT name FROM sqlite_master").fetchall())
+    await store.close()
+    assert tables == []

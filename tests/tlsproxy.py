@@ -49,7 +49,7 @@ class TlsProxy:
         )
         self._ready.set()
         self._loop.run_forever()
-        self._server.close()
+        close_loop(self._loop, self._server)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.handshakes += 1
@@ -117,3 +117,16 @@ class TlsKafka:
         if self._proc is not None:
             self._proc.terminate()
             self._proc.wait(10)
+
+
+def close_loop(loop: asyncio.AbstractEventLoop, server: asyncio.Server) -> None:
+    """After `run_forever` returned: close the server, end every connection task (their pipes
+    close their sockets), then close the loop, so nothing is left for the garbage collector."""
+    server.close()
+    tasks = asyncio.all_tasks(loop)
+    for task in tasks:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    loop.run_until_complete(server.wait_closed())
+    loop.run_until_complete(asyncio.sleep(0))  # let the closed transports finish closing
+    loop.close()

@@ -124,8 +124,8 @@ class ClusterStateRepo(FeedStateRepo):
     async def restore(self, found: dict[str, codec.CursorRecord], *, now: float) -> None:
         """Store restored cursors locally (the topic wins over the local cache)."""
         await super().save(record.state for record in found.values())
-        for feed_id, record in found.items():
-            await self.mark_seen(feed_id, record.seen, now=now)
+        await self.record_seen({feed_id: record.seen for feed_id, record in found.items()}, now=now)
+        for feed_id in found:
             self._published.pop(feed_id, None)  # another owner published since: compare anew
 
 

@@ -56,7 +56,6 @@ _AGENCIES: dict[str, str] = {
     "bloomberg": "Bloomberg",
 }
 _AGENCY_ALT = "|".join(sorted((re.escape(k) for k in _AGENCIES), key=len, reverse=True))
-AGENCY_RE = re.compile(rf"\b(?:{_AGENCY_ALT})\b", re.IGNORECASE)
 # "..., reports the Associated Press (AP)." / "..., writes the AP." at the end of a paragraph:
 # the agency as the author of the reporting, not a source quoted in it.
 _CREDIT_VERB_RE = re.compile(
@@ -125,9 +124,23 @@ def credit_line(line: str) -> str | None:
     return agency_name(match.group(1)) if match else None
 
 
+# The word a byline opens with, in the languages of our feeds: "By", "Von", "Par", "Door", ...
+_OPENER = r"(?i:by|von|por|par|av|door|di|af)"
+# One name word ("Nina", "J.", "O'Neil", "HERB"); names are joined by a space, "and", or a
+# lower-case particle ("Ludwig van Beethoven").
+_NAME = r"[A-ZÄÖÜÉ][\w'’-]*\.?"
+_JOIN = r"\s+(?:(?:(?i:und|and|y|et)|van|von|de|der|den|da|del|di|du|la|le|ten|ter)\s+)?"
+BYLINE_RE = re.compile(
+    rf"^{_OPENER}\s+(?P<names>{_NAME}(?:{_JOIN}{_NAME}){{0,4}})"
+    r"(?:\s*[-|–—·,]\s*(?P<rest>.*?))?\s*$"
+)
+"""A byline line: the opener, one to five capitalised name words, then optionally a separator
+and the rest (an agency, a date): "By Maria Lopez and Tom Berg, Reuters"; not "By then it was"."""
+
+
 def split_authors(names: str) -> list[str]:
     """Split "A, B and C" into names; strips "By", trailing roles and agency names."""
-    cleaned = re.sub(r"^\s*(?:by|von|por|par|di)\s+", "", names.strip(), flags=re.IGNORECASE)
+    cleaned = re.sub(rf"^\s*{_OPENER}\s+", "", names.strip())
     parts = re.split(r"\s*(?:,|;|&|\band\b|\bund\b|\by\b|\bet\b|\|)\s*", cleaned)
     out: list[str] = []
     for part in parts:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from daemon.extract.credits import BYLINE_RE
 from daemon.extract.textclean import is_chrome_line
 
 _TOKEN = re.compile(r"\w+")
@@ -85,11 +86,9 @@ _READ_ALSO = re.compile(
 _PHOTO_CREDIT = re.compile(
     r"^(?:photos?|fotos?|фото|bild(?:er)?|images?|credit|crédit|photograph)\s*(?::|©|/)", re.I
 )
-# A byline or a date stamp on a line of its own: "Von Nina Magoley", "Stand: 22.04.2024, 06:00".
-_BYLINE = re.compile(
-    r"^(?i:by|von|por|par|av|door|di|af)\s+[A-ZÄÖÜÉ][\w'’-]+\.?"
-    r"(?:\s+(?:(?i:und|and|y|et)\s+)?[A-ZÄÖÜÉ][\w'’-]+\.?){0,3}\s*$"
-    r"|^(?i:stand|aktualisiert|updated|published|veröffentlicht|publié|mis à jour)\b[:\s].{0,40}\d"
+# A date stamp on a line of its own: "Stand: 22.04.2024, 06:00".
+_DATE_STAMP = re.compile(
+    r"^(?i:stand|aktualisiert|updated|published|veröffentlicht|publié|mis à jour)\b[:\s].{0,40}\d"
 )
 # Lines at most this long (in words) can be a promo or a credit line.
 CREDIT_WORDS = 25
@@ -105,8 +104,14 @@ def _is_chrome(line: str) -> bool:
     return bool(
         _READ_ALSO.match(stripped)
         or _PHOTO_CREDIT.match(stripped)
-        or (len(stripped) <= 80 and _BYLINE.match(stripped))
+        or (len(stripped) <= 80 and _is_byline(stripped))
     )
+
+
+def _is_byline(line: str) -> bool:
+    """Only a byline or only a date stamp: "Von Nina Magoley", "Stand: 22.04.2024, 06:00"."""
+    match = BYLINE_RE.match(line)
+    return bool((match and not match["rest"]) or _DATE_STAMP.match(line))
 
 
 _TAIL_PROMPT = re.compile(

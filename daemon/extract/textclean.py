@@ -20,11 +20,13 @@ span only chrome, metadata and captions are removed.  Times without a zone are r
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from daemon.extract.credits import (
+    BYLINE_RE,
     agency_name,
     credit_in_prose,
     credit_line,
@@ -90,7 +92,6 @@ _CAPTION_RE = re.compile(
     r"|©\s*\S+[^.]*$|\bgetty images\b|\bshutterstock\b",
     re.I,
 )
-_BYLINE_RE = re.compile(r"^(?i:by|von|por|par)\s+([A-Z][^\d|]{2,80}?)(?:\s*[-|–—·,]\s*(.*))?$")
 _DATELINE_RE = re.compile(
     r"^\s*(?:date|published|updated|posted|last updated)?[:\s]*"
     r"(?:\d{4}-\d{2}-\d{2}|\d{1,2}\s+[A-Za-z]{3,9}\.?,?\s+\d{4}|[A-Za-z]{3,9}\.?\s+\d{1,2},?\s+\d{4}"
@@ -169,31 +170,100 @@ def is_chrome_line(line: str) -> bool:
 
 def _is_chrome(line: str, *, loose: bool = True) -> bool:
     """`loose` adds the rules that need capture context (list items, truncated teasers)."""
+    return chrome_rule(line, loose=loose) is not None
+
+
+def chrome_rule(line: str, *, loose: bool = False) -> str | None:
+    """The name of the first chrome rule `line` meets, or None for a line of content."""
     words = line.split()
     n = len(words)
-    # An `or` chain, length tests first: most lines are prose and fail every rule, so the
-    # cheap tests decide them before any regex runs (this runs on every extracted line).
-    return bool(
-        (
-            loose
-            and (
-                (n <= 10 and line.endswith(("...", "…")))
-                or (_LIST_ITEM_RE.match(line) and not is_prose(line))
-            )
-        )
-        or _SKIP_RE.match(line)
-        or (n <= 30 and _maybe(line, _CONSENT_HINTS, n <= 3) and _CONSENT_RE.search(line))
-        or (n <= 25 and _maybe(line, _COPYRIGHT_HINTS, False) and _COPYRIGHT_RE.search(line))
-        or (_PROMO_PUNCT.search(line) and _PROMO_RE.search(line))
-        or (n <= 6 and _NAV_RE.match(line))
-        or _TIMESTAMP_RE.match(line)
-        or (_TAGS_RE.match(line) and not is_prose(line))
-        or (n <= 8 and _BREADCRUMB_RE.search(line))
-        or (n <= 5 and _LANG_SWITCH_RE.match(line))
-        or _is_icon_string(words)
-        or _is_script_soup(line)
-        or (n <= 12 and _SHARE_RE.search(line))
-    )
+    for name, rule in _ALL_RULES if loose else _RULES:
+        if rule(line, n, words):
+            return name
+    return None
+
+
+# A rule sees the line, its word count and its words.  Length tests come first inside each rule
+# and cheap rules first in the tables: most lines are prose and fail every rule, so the cheap
+# tests decide them before any regex runs (this runs on every extracted line).
+ChromeRule = Callable[[str, int, list[str]], object]
+
+
+def _truncated_teaser(line: str, n: int, words: list[str]) -> object:
+    return n <= 10 and line.endswith(("...", "…"))
+
+
+def _list_item(line: str, n: int, words: list[str]) -> object:
+    return _LIST_ITEM_RE.match(line) and not is_prose(line)
+
+
+def _skip_link(line: str, n: int, words: list[str]) -> object:
+    return _SKIP_RE.match(line)
+
+
+def _consent(line: str, n: int, words: list[str]) -> object:
+    return n <= 30 and _maybe(line, _CONSENT_HINTS, n <= 3) and _CONSENT_RE.search(line)
+
+
+def _copyright(line: str, n: int, words: list[str]) -> object:
+    return n <= 25 and _maybe(line, _COPYRIGHT_HINTS, False) and _COPYRIGHT_RE.search(line)
+
+
+def _promo(line: str, n: int, words: list[str]) -> object:
+    return _PROMO_PUNCT.search(line) and _PROMO_RE.search(line)
+
+
+def _navigation(line: str, n: int, words: list[str]) -> object:
+    return n <= 6 and _NAV_RE.match(line)
+
+
+def _timestamp(line: str, n: int, words: list[str]) -> object:
+    return _TIMESTAMP_RE.match(line)
+
+
+def _tags(line: str, n: int, words: list[str]) -> object:
+    return _TAGS_RE.match(line) and not is_prose(line)
+
+
+def _breadcrumb(line: str, n: int, words: list[str]) -> object:
+    return n <= 8 and _BREADCRUMB_RE.search(line)
+
+
+def _language_switch(line: str, n: int, words: list[str]) -> object:
+    return n <= 5 and _LANG_SWITCH_RE.match(line)
+
+
+def _icons(line: str, n: int, words: list[str]) -> object:
+    return _is_icon_string(words)
+
+
+def _script_soup(line: str, n: int, words: list[str]) -> object:
+    return _is_script_soup(line)
+
+
+def _share(line: str, n: int, words: list[str]) -> object:
+    return n <= 12 and _SHARE_RE.search(line)
+
+
+_LOOSE_RULES: tuple[tuple[str, ChromeRule], ...] = (
+    ("truncated_teaser", _truncated_teaser),
+    ("list_item", _list_item),
+)
+_RULES: tuple[tuple[str, ChromeRule], ...] = (
+    ("skip_link", _skip_link),
+    ("consent", _consent),
+    ("copyright", _copyright),
+    ("promo", _promo),
+    ("navigation", _navigation),
+    ("timestamp", _timestamp),
+    ("tags", _tags),
+    ("breadcrumb", _breadcrumb),
+    ("language_switch", _language_switch),
+    ("icons", _icons),
+    ("script_soup", _script_soup),
+    ("share", _share),
+)
+_ALL_RULES = _LOOSE_RULES + _RULES
 
 
 def _maybe(line: str, hints: tuple[str, ...], short: bool) -> bool:
@@ -250,15 +320,15 @@ def _is_meta(line: str, meta: _Meta) -> bool:
 
 
 def _is_byline(line: str, meta: _Meta) -> bool:
-    match = _BYLINE_RE.match(line)
+    match = BYLINE_RE.match(line)
     if match is None:
         return False
-    names = split_authors(match.group(1))
+    names = split_authors(match["names"])
     if not names:
         return False
     meta.authors.extend(n for n in names if n not in meta.authors)
-    rest = match.group(2) or ""
-    meta.syndication = meta.syndication or agency_name(rest) or credit_line(match.group(1))
+    rest = match["rest"] or ""
+    meta.syndication = meta.syndication or agency_name(rest) or credit_line(match["names"])
     found = parse_date(rest)
     if found is not None:
         meta.dates.append(found)

@@ -41,6 +41,7 @@ client) → `OriginPool` (keep-alive per origin, O(1) per request; or httpcore's
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ssl
 from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -255,37 +256,40 @@ def _redirect_target(response: HttpResponse) -> str | None:
 
 
 def _with_history(response: HttpResponse, url: str, hops: tuple[Hop, ...]) -> HttpResponse:
-    return HttpResponse(
-        url=url,
-        final_url=response.url,
-        status=response.status,
-        headers=response.headers,
-        body=response.body,
-        fetched_at=response.fetched_at,
-        redirects=hops,
-        raw_request_headers=response.raw_request_headers,
-    )
+    """The last hop's response, as the answer to `url` through `hops`."""
+    return dataclasses.replace(response, url=url, final_url=response.url, redirects=hops)
 
 
-_TRANSLATIONS: tuple[tuple[tuple[type[Exception], ...], str, bool], ...] = (
-    ((httpx.TimeoutException, httpcore.TimeoutException, TimeoutError), "timeout", True),
-    ((httpx.UnsupportedProtocol, httpcore.UnsupportedProtocol), "bad_scheme", False),
-    ((httpx.InvalidURL,), "bad_url", False),
-    ((httpx.RemoteProtocolError, httpcore.RemoteProtocolError), "protocol_error", True),
-    ((httpx.LocalProtocolError, httpcore.LocalProtocolError), "protocol_error", False),
-    ((httpcore.ProxyError, httpx.ProxyError), "proxy_error", True),
-    ((httpx.ConnectError, httpcore.ConnectError), "connect_error", True),
-    ((httpx.NetworkError, httpcore.NetworkError, OSError), "network_error", True),
-    ((httpx.DecodingError,), "bad_encoding", False),
-)
+# (reason, retryable) → the foreign exception types it stands for.  `translate` walks an
+# exception's MRO and takes the first type found, so the most specific entry wins whatever the
+# order here (`TimeoutError` is an `OSError`, `ConnectError` a `NetworkError`).
+_REASONS: dict[tuple[str, bool], tuple[type[BaseException], ...]] = {
+    ("timeout", True): (httpx.TimeoutException, httpcore.TimeoutException, TimeoutError),
+    ("bad_scheme", False): (httpx.UnsupportedProtocol, httpcore.UnsupportedProtocol),
+    ("bad_url", False): (httpx.InvalidURL,),
+    ("protocol_error", True): (httpx.RemoteProtocolError, httpcore.RemoteProtocolError),
+    ("protocol_error", False): (httpx.LocalProtocolError, httpcore.LocalProtocolError),
+    ("proxy_error", True): (httpx.ProxyError, httpcore.ProxyError),
+    ("connect_error", True): (httpx.ConnectError, httpcore.ConnectError),
+    ("network_error", True): (httpx.NetworkError, httpcore.NetworkError, OSError),
+    ("bad_encoding", False): (httpx.DecodingError,),
+}
+TRANSLATIONS: Mapping[type[BaseException], tuple[str, bool]] = {
+    cls: outcome for outcome, classes in _REASONS.items() for cls in classes
+}
 
 
-def translate(exc: BaseException, url: str) -> FetchError:
+def translate(
+    exc: BaseException,
+    url: str,
+    table: Mapping[type[BaseException], tuple[str, bool]] = TRANSLATIONS,
+) -> FetchError:
     """The most specific `FetchError` for a foreign exception raised while fetching `url`."""
     if _caused_by_ssl(exc):
         return FetchError("tls_error", f"{url}: {exc}")
-    for types, reason, retryable in _TRANSLATIONS:
-        if isinstance(exc, types):
+    for cls in type(exc).__mro__:
+        if cls in table:
+            reason, retryable = table[cls]
             return FetchError(reason, f"{url}: {exc!r}", retryable=retryable)
     return FetchError("http_error", f"{url}: {exc!r}")
 

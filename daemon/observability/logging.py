@@ -91,7 +91,7 @@ def _route_stdlib(shared: list[Any], renderer: Any, out: TextIO) -> None:
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
-    # aiokafka and trafilatura log chatty INFO lines; keep their warnings only.
+    # These dependencies log chatty INFO lines; keep their warnings only.
     for name in _CHATTY:
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.captureWarnings(True)

@@ -19,6 +19,7 @@ Message size: each topic's limit is its `max.message.bytes` as the broker descri
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from collections.abc import Awaitable
 from typing import Any
@@ -31,7 +32,7 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeEr
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from daemon.errors import SinkError
-from daemon.retry import Backoff
+from daemon.retry import Backoff, OnRetry, retry
 from daemon.settings import KafkaSettings, TopicSettings
 from daemon.sinks.base import Channel, OutMessage
 from daemon.sinks.kafka_security import connection_options, tls_preflight
@@ -150,17 +151,18 @@ class KafkaSink:
         return future
 
     async def _deliver(self, message: OutMessage, future: asyncio.Future[Any]) -> None:
-        for attempt in range(self.settings.send_retries + 1):
+        """Await the acknowledgement; a retryable failure re-enqueues the message (backoff)."""
+        first = iter([future])
+
+        async def attempt() -> None:
+            pending = next(first, None) or await self._enqueue(message)
             try:
-                await future
-                return
+                await pending
             except KafkaError as exc:
-                error = _translate(exc)
-                if not error.retryable or attempt == self.settings.send_retries:
-                    raise error from exc
-                log.warning("sink.kafka.retry", reason=error.reason, attempt=attempt + 1)
-                await asyncio.sleep(_SEND.delay(attempt, _rng))
-                future = await self._enqueue(message)
+                raise _translate(exc) from exc
+
+        backoff = dataclasses.replace(_SEND, retries=self.settings.send_retries)
+        await retry(attempt, backoff, rng=_rng, on_retry=_log_retry("sink.kafka.retry"))
 
     async def check(self) -> None:
         """Ask the broker for its metadata (readiness); `SinkError` when no broker answers."""
@@ -256,16 +258,27 @@ def _check_created(response: Any) -> None:
 
 
 async def _with_connect_retries(start: Any, what: str) -> None:
-    for attempt in range(_CONNECT.retries + 1):
+    """Start a client, retrying every broker error (at start-up the broker may be booting)."""
+
+    async def attempt() -> None:
         try:
             await start()
-            return
         except KafkaError as exc:
             error = _translate(exc)
-            if attempt == _CONNECT.retries:
-                raise error from exc
-            log.warning("sink.kafka.connect_retry", client=what, reason=error.reason)
-            await asyncio.sleep(_CONNECT.delay(attempt, _rng))
+            error.retryable = True
+            raise error from exc
+
+    await retry(
+        attempt, _CONNECT, rng=_rng, on_retry=_log_retry("sink.kafka.connect_retry", client=what)
+    )
+
+
+def _log_retry(event: str, **fields: str) -> OnRetry:
+    def on_retry(exc: BaseException, attempt: int) -> None:
+        reason = getattr(exc, "reason", type(exc).__name__)
+        log.warning(event, reason=reason, attempt=attempt, **fields)
+
+    return on_retry
 
 
 def _translate(exc: KafkaError) -> SinkError:

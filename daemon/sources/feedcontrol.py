@@ -31,8 +31,8 @@ import structlog
 from daemon.errors import StateError
 from daemon.records import FeedSpec
 from daemon.settings import FeedConfig
-from daemon.sources.feedlist import merge_feeds, specs_from_config
 from daemon.sources.feedstate import FeedStateRepo
+from daemon.sources.opml import load_feeds
 from daemon.state.sqlite import Store
 
 log = structlog.get_logger(__name__)
@@ -78,7 +78,7 @@ class FeedControlRepo:
 
     async def start(self) -> None:
         """Create the tables (idempotent)."""
-        await self.store.run(lambda c: [c.execute(s) for s in SCHEMA])
+        await self.store.migrate(SCHEMA)
 
     async def version(self) -> int:
         """The change counter: it moves with every committed feed command."""
@@ -122,7 +122,7 @@ async def current_feeds(
     state: FeedStateRepo, control: FeedControlRepo, configured: Sequence[FeedConfig]
 ) -> FeedSet:
     """The feed set as the store and the config file describe it right now."""
-    specs = merge_feeds(specs_from_config(configured), await state.imports())
+    specs = await load_feeds(state, configured)
     paused, unretire = await control.controls()
     return FeedSet(tuple(specs), paused=paused, unretire=unretire)
 

@@ -31,6 +31,7 @@ from structlog.typing import FilteringBoundLogger
 from daemon.errors import FeedError, FetchError
 from daemon.fetch.contract import Hop, HttpClient, HttpResponse
 from daemon.records import FeedEntry, FeedSpec, Origin
+from daemon.retry import parse_retry_after
 from daemon.settings import PollSettings
 from daemon.sources import schedule
 from daemon.sources.cursor import Cursor, CursorBook
@@ -125,9 +126,7 @@ class FeedPoll:
         elif status == 410:
             self._retire(state, flog)
         else:
-            retry_after = schedule.parse_retry_after(
-                response.headers.get("retry-after", ""), now=self.now()
-            )
+            retry_after = parse_retry_after(response.headers.get("retry-after", ""), now=self.now())
             self._failed(spec, state, f"http_{status}", retry_after, flog)
 
     def _not_modified(

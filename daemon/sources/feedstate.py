@@ -135,10 +135,7 @@ class FeedStateRepo:
 
     async def start(self) -> None:
         """Create the tables (idempotent)."""
-        # Statement by statement: `Store.migrate` uses executescript, which commits the
-        # store's open transaction and then fails its COMMIT.
-        statements = [s.strip() for s in SCHEMA.split(";") if s.strip()]
-        await self.store.run(lambda c: [c.execute(s) for s in statements])
+        await self.store.migrate(SCHEMA)
         await self.store.run(_add_missing_columns)
 
     async def load(self) -> dict[str, FeedState]:
@@ -165,14 +162,10 @@ class FeedStateRepo:
         sql = "SELECT item_key, updated FROM feed_seen WHERE feed_id = ?"
         return await self.store.run(lambda c: dict(c.execute(sql, (feed_id,)).fetchall()))
 
-    async def mark_seen(self, feed_id: str, keys: Sequence[SeenKey], *, now: float) -> None:
-        """Remember keys (insert, or update the `updated` value); first-seen time is kept."""
-        rows = [(feed_id, key, updated, now) for key, updated in keys]
-        if rows:
-            await self.store.run(lambda c: c.executemany(_MARK_SEEN, rows))
-
     async def record_seen(self, keys: Mapping[str, Sequence[SeenKey]], *, now: float) -> None:
-        """`mark_seen` then `prune_seen` for several feeds, in one transaction."""
+        """Remember keys (insert, or update the `updated` value; first-seen time is kept), then
+        forget each feed's keys older than the window and beyond the per-feed bound; one
+        transaction."""
 
         def write(conn: sqlite3.Connection) -> None:
             for feed_id, feed_keys in keys.items():
@@ -182,10 +175,6 @@ class FeedStateRepo:
 
         if keys:
             await self.store.run(write)
-
-    async def prune_seen(self, feed_id: str, *, now: float) -> int:
-        """Forget keys older than the window and beyond the per-feed bound; returns the count."""
-        return await self.store.run(lambda c: self._prune(c, feed_id, now - self.seen_window))
 
     def _prune(self, conn: sqlite3.Connection, feed_id: str, before: float) -> int:
         old = conn.execute(

@@ -134,7 +134,7 @@ async def import_opml(
 ) -> ImportResult:
     """Store the feeds of an OPML file; feeds already configured or imported are skipped."""
     specs, invalid = read_opml(await asyncio.to_thread(path.read_bytes))
-    known = merge_feeds(specs_from_config(configured), await repo.imports())
+    known = await load_feeds(repo, configured)
     known_urls = {canonical_url(s.url) for s in known}
     known_ids = {s.feed_id for s in known}
     added: list[FeedSpec] = []

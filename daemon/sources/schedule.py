@@ -25,7 +25,8 @@ import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+
+from daemon.retry import parse_retry_after, seconds_until
 
 DAY = 86400.0
 RATE_WINDOW = 7 * DAY  # entries published within this window seed a new feed's rate
@@ -78,7 +79,7 @@ def hints_from_headers(
         ttl=ttl,
         sy_update_period=sy_update_period,
         max_age=parse_max_age(headers.get("cache-control", "")),
-        expires=_seconds_until(headers.get("expires", ""), now),
+        expires=seconds_until(headers.get("expires", ""), now=now),
         retry_after=parse_retry_after(headers.get("retry-after", ""), now=now),
     )
 
@@ -96,26 +97,6 @@ def parse_max_age(cache_control: str) -> float | None:
             except ValueError:
                 continue
     return age
-
-
-def parse_retry_after(value: str, *, now: datetime) -> float | None:
-    """Retry-After as delay-seconds or an HTTP-date (RFC 9110 §10.2.3), in seconds from `now`."""
-    value = value.strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    return _seconds_until(value, now)
-
-
-def _seconds_until(http_date: str, now: datetime) -> float | None:
-    try:
-        when = parsedate_to_datetime(http_date.strip())
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)  # RFC 9110 dates are GMT
-    return max(0.0, (when - now).total_seconds())
 
 
 def interval_for_rate(rate: float | None, bounds: Bounds) -> float:

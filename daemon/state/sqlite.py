@@ -1,15 +1,16 @@
 """The durable store: one SQLite file, used from one dedicated thread.
 
-Each stage owns its tables and registers their schema with `Store.migrate()`; the store itself
-knows nothing of feeds or documents.  Blocking calls run on the store's single worker thread, so
-the event loop never waits on disk and SQLite never sees two threads.
+Each stage owns its tables and creates them itself (`Store.migrate()`, or `create_tables()` inside
+its own `Store.run` transaction); the store knows nothing of feeds or documents.  Blocking calls
+run on the store's single worker thread, so the event loop never waits on disk and SQLite never
+sees two threads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
@@ -54,16 +55,11 @@ class Store:
             self._conn = None
         self._executor.shutdown(wait=True)
 
-    async def migrate(self, schema: str) -> None:
-        """Create the tables of one stage (idempotent `CREATE ... IF NOT EXISTS` statements)."""
-        # executescript() commits on its own, so it runs outside `run()`'s transaction.
-        await self._submit(lambda: self._script(schema))
-
-    def _script(self, schema: str) -> None:
-        try:
-            self._require().executescript(schema)
-        except sqlite3.Error as exc:
-            raise StateError("sqlite", str(exc)) from exc
+    async def migrate(self, schema: str | Sequence[str]) -> None:
+        """Create the tables of one stage: idempotent `CREATE ... IF NOT EXISTS` statements (one
+        script separated by `;`, or a sequence), run one by one in a single transaction."""
+        statements = schema.split(";") if isinstance(schema, str) else schema
+        await self.run(lambda conn: create_tables(conn, statements))
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn(conn)` on the store thread inside one transaction; translate sqlite errors."""
@@ -92,3 +88,11 @@ class Store:
 
     async def _submit(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+
+def create_tables(conn: sqlite3.Connection, statements: Iterable[str]) -> None:
+    """Run schema statements one by one inside the caller's transaction (not `executescript`,
+    which commits the open transaction on its own)."""
+    for statement in statements:
+        if statement.strip():
+            conn.execute(statement)

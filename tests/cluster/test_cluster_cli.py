@@ -14,7 +14,7 @@ from daemon.settings import load
 from tests.cluster.conftest import public_events
 from tests.cluster.test_distributed_replay import write_warc
 from tests.conftest import SEEDS
-from tests.daemonproc import NewsdProcess, write_ops_config
+from tests.daemon_process import NewsdProcess, write_ops_config
 from tests.httpserver import HttpServer, Reply
 from tests.test_e2e import newsd
 from tests.test_e2e_dedup import PLAIN, RSS, rss

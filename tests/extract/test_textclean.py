@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon.extract.textclean import clean_capture, is_chrome_line
+from daemon.extract.credits import BYLINE_RE
+from daemon.extract.textclean import chrome_rule, clean_capture, is_chrome_line
 
 GOLDEN = Path(__file__).parent / "golden" / "seeds"
 SEEDS = Path(__file__).parents[2] / "seeds"
@@ -124,3 +125,53 @@ def test_output_paragraphs_are_input_lines(lines: list[str]) -> None:
     got = clean_capture("\n".join(lines))
     normalized = {" ".join(line.split()) for line in lines}
     assert set(got.paragraphs) <= normalized
+
+
+@pytest.mark.parametrize(
+    ("line", "names", "rest"),
+    [
+        pytest.param("By Maria Lopez and Tom Berg, Reuters", "Maria Lopez and Tom Berg", "Reuters"),
+        pytest.param("Von Nina Magoley", "Nina Magoley", None, id="de"),
+        pytest.param("By HERB KEINON AND YAAKOV KATZ", "HERB KEINON AND YAAKOV KATZ", None),
+        pytest.param("By Ludwig van Beethoven | AP", "Ludwig van Beethoven", "AP", id="particle"),
+        pytest.param("By J. R. Smith", "J. R. Smith", None, id="initials"),
+        pytest.param("By then it was over.", None, None, id="prose-lower-case"),
+        pytest.param("Von Anfang an", None, None, id="phrase-lower-case"),
+        pytest.param("By Monday the deal was done.", None, None, id="prose-capitalised"),
+    ],
+)
+def test_one_byline_rule_for_the_cleaner_and_the_postfilter(line, names, rest) -> None:
+    """Both text passes read a byline with the same rule: capitalised names, then the rest."""
+    match = BYLINE_RE.match(line)
+    got = None if match is None else (match["names"], match["rest"])
+    assert got == (None if names is None else (names, rest))
+
+
+CHROME_RULES = {
+    "skip_link": "Skip to content",
+    "consent": "We use cookies to improve your experience.",
+    "copyright": "© 2026 Example Media. All rights reserved.",
+    "promo": "Read more: the budget explained",
+    "navigation": "Load more",
+    "timestamp": "12:45",
+    "tags": "Tags: politics, budget",
+    "breadcrumb": "Home › World › Europe",
+    "language_switch": "Leer en español",
+    "icons": "facebook-icon twitter-icon email-icon",
+    "script_soup": "العربيةespрусdefr",
+    "share": "Like this story? Share it",
+    "truncated_teaser": "The minister said that the…",
+    "list_item": "• Weather",
+}
+
+
+@pytest.mark.parametrize(("rule", "line"), CHROME_RULES.items(), ids=CHROME_RULES.keys())
+def test_each_chrome_rule_has_a_name(rule: str, line: str) -> None:
+    """Every chrome rule is named, and a line of that kind is caught by that rule first."""
+    assert chrome_rule(line, loose=True) == rule
+
+
+def test_a_line_of_prose_meets_no_chrome_rule() -> None:
+    """A sentence of reporting is content under every rule, loose or not."""
+    line = "The minister said on Tuesday that the budget would be presented in March."
+    assert chrome_rule(line, loose=True) is None

@@ -9,6 +9,7 @@ import httpcore
 import pytest
 
 from daemon.fetch.transport.streams import HIGH_WATER, AsyncioBackend
+from tests.conftest import until
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -52,8 +53,12 @@ async def test_write_read_and_end_of_stream(echo_then_close: int) -> None:
 async def test_read_timeout() -> None:
     """A server that says nothing makes `read` raise ReadTimeout after the timeout."""
 
+    hung_up = asyncio.Event()
+
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(5)
+        await reader.read()  # says nothing until the client hangs up
+        writer.close()
+        hung_up.set()
 
     server, port = await serve(silent)
     async with server:
@@ -62,6 +67,7 @@ async def test_read_timeout() -> None:
         with pytest.raises(httpcore.ReadTimeout):
             await stream.read(1024, timeout=0.1)
         await stream.aclose()
+        await hung_up.wait()
 
 
 async def test_refused_connection_is_connect_error() -> None:
@@ -85,7 +91,8 @@ async def test_large_body_arrives_whole_through_back_pressure() -> None:
     server, port = await serve(blast)
     async with server:
         stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=2.0)
-        await asyncio.sleep(0.2)  # let the buffer fill and reading pause
+        transport = stream._transport  # type: ignore[attr-defined]
+        await until(lambda: not transport.is_reading())  # the buffer filled: reading paused
         pieces = []
         while piece := await stream.read(65536, timeout=2.0):
             assert len(piece) <= 65536
@@ -97,14 +104,19 @@ async def test_large_body_arrives_whole_through_back_pressure() -> None:
 async def test_unsolicited_bytes_make_an_idle_stream_readable() -> None:
     """Bytes arriving on an idle connection flag it (httpcore then won't reuse it)."""
 
+    hung_up = asyncio.Event()
+
     async def chatty(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"surprise")
         await writer.drain()
-        await asyncio.sleep(1)
+        await reader.read()  # keep the connection open until the client hangs up
+        writer.close()
+        hung_up.set()
 
     server, port = await serve(chatty)
     async with server:
         stream = await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=2.0)
-        await asyncio.sleep(0.1)
+        await until(lambda: stream.get_extra_info("is_readable"))
         assert stream.get_extra_info("is_readable") is True
         await stream.aclose()
+        await hung_up.wait()

@@ -26,6 +26,7 @@ from daemon.observability.readiness import PublishState, ReadinessProbe, decide
 from daemon.observability.server import Answer, OpsServer, json_answer
 from daemon.settings import load
 from daemon.state.lock import state_lock
+from tests.conftest import until
 
 # -- readiness ---------------------------------------------------------------------------------
 
@@ -59,22 +60,20 @@ async def test_probe_turns_unready_when_a_check_hangs_and_ready_when_it_answers(
     answers, ready again."""
     import asyncio
 
-    hang = asyncio.Event()
+    answer = asyncio.Event()
 
     async def broker() -> None:
-        if not hang.is_set():
-            await asyncio.sleep(10)
+        await answer.wait()  # hangs until the test lets it answer
 
     async def store() -> None:
         return None
 
     probe = ReadinessProbe(PublishState(), broker=broker, store=store, interval=0.01, timeout=0.05)
     task = asyncio.create_task(probe.run())
-    await asyncio.sleep(0.2)
-    assert not probe.verdict().ready and "no answer" in probe.verdict().reason
-    hang.set()
-    await asyncio.sleep(0.2)
-    assert probe.verdict().ready
+    await until(lambda: "no answer" in probe.verdict().reason)
+    assert not probe.verdict().ready
+    answer.set()
+    await until(lambda: probe.verdict().ready)
     task.cancel()
 
 

@@ -42,7 +42,8 @@ async def test_state_survives_closing_and_reopening_the_store(tmp_path: Path) ->
     )
     await repo.save([state])
     await repo.add_alias("https://old.example/feed", "f1")
-    await repo.mark_seen("f1", [("guid-1", None), ("guid-2", "2026-01-05T10:00:00+00:00")], now=1.0)
+    seen = [("guid-1", None), ("guid-2", "2026-01-05T10:00:00+00:00")]
+    await repo.record_seen({"f1": seen}, now=1.0)
     await store.close()
 
     store, repo = await reopen(tmp_path)
@@ -55,11 +56,9 @@ async def test_state_survives_closing_and_reopening_the_store(tmp_path: Path) ->
 async def test_seen_keys_are_pruned_by_age_and_bounded(repo: FeedStateRepo) -> None:
     """Keys older than the window go, and at most `seen_max` newest keys stay per feed."""
     repo.seen_window, repo.seen_max = 100.0, 3
-    await repo.mark_seen("f", [("old", None)], now=1.0)
-    await repo.mark_seen("f", [(f"k{i}", None) for i in range(5)], now=500.0)
-    await repo.mark_seen("g", [("other-feed", None)], now=1.0)
-    removed = await repo.prune_seen("f", now=550.0)
-    assert removed == 3
+    await repo.record_seen({"f": [("old", None)], "g": [("other-feed", None)]}, now=1.0)
+    await repo.record_seen({"f": [(f"k{i}", None) for i in range(5)]}, now=500.0)
+    assert "old" not in await repo.seen("f")
     assert len(await repo.seen("f")) == 3
     assert await repo.seen("g") == {"other-feed": None}
 

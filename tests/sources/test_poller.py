@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -21,6 +21,7 @@ from daemon.settings import PollSettings
 from daemon.sources.feedstate import FeedStateRepo
 from daemon.sources.poller import Poller
 from daemon.state.sqlite import Store
+from tests.conftest import until
 from tests.fetch.support import fetch_settings
 from tests.httpserver import Hit, HttpServer, Reply
 from tests.sources.conftest import FIXTURES
@@ -48,6 +49,7 @@ def poller(
     fetcher: PoliteClient,
     repo: FeedStateRepo,
     sink: Sink,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
     **settings: Any,
 ) -> Poller:
     return Poller(
@@ -56,8 +58,21 @@ def poller(
         fetcher,
         repo,
         sink,
+        now=now,
         rng=random.Random(3),
     )
+
+
+class Clock:
+    """A clock that moves only when told to, and counts how often it was read."""
+
+    def __init__(self) -> None:
+        self.at = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+        self.reads = 0
+
+    def __call__(self) -> datetime:
+        self.reads += 1
+        return self.at
 
 
 def feed(server: HttpServer, path: str = "/feed.xml", feed_id: str = "f") -> FeedSpec:
@@ -313,16 +328,22 @@ async def test_state_survives_a_restart(server: HttpServer, tmp_path: Path) -> N
 async def test_run_polls_due_feeds_until_stopped(
     server: HttpServer, fetcher: PoliteClient, repo: FeedStateRepo
 ) -> None:
-    """`run` polls every due feed, then waits for the schedule; `stop` ends it cleanly."""
+    """`run` polls every due feed, then waits for the schedule (ticks pass, nothing is due), polls
+    again once the clock reaches the next poll time; `stop` ends it cleanly."""
     server.route("/feed.xml", Reply(body=rss(["a"]), headers=RSS_TYPE))
-    sink = Sink()
-    p = poller([feed(server, feed_id=f"f{i}") for i in range(3)], fetcher, repo, sink, tick=0.05)
+    sink, clock = Sink(), Clock()
+    feeds = [feed(server, feed_id=f"f{i}") for i in range(3)]
+    p = poller(feeds, fetcher, repo, sink, now=clock, tick=0.01)
     stop = asyncio.Event()
     task = asyncio.create_task(p.run(stop))
-    await asyncio.sleep(0.5)
+    await until(lambda: p.counts["poll.ok"] == 3)
+    reads = clock.reads
+    await until(lambda: clock.reads >= reads + 20)  # ten ticks or more
+    assert len(server.hits("/feed.xml")) == 3  # each feed once: the next poll is minutes away
+    clock.at += timedelta(days=1)
+    await until(lambda: len(server.hits("/feed.xml")) == 6)  # each feed polled again
     stop.set()
     await asyncio.wait_for(task, 5)
-    assert len(server.hits("/feed.xml")) == 3  # each feed once: the next poll is minutes away
     assert len(await repo.load()) == 3
 
 

@@ -85,24 +85,6 @@ def test_error_delay(streak: int, retry_after: float | None, expected: float) ->
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("120", 120.0),
-        (" 0 ", 0.0),
-        ("Mon, 05 Jan 2026 12:10:00 GMT", 600.0),  # IMF-fixdate
-        ("Monday, 05-Jan-26 12:10:00 GMT", 600.0),  # obsolete RFC 850 form
-        ("Mon, 05 Jan 2026 11:00:00 GMT", 0.0),  # in the past: now
-        ("soon", None),
-        ("", None),
-        ("-5", None),
-    ],
-)
-def test_parse_retry_after(value: str, expected: float | None) -> None:
-    """Retry-After is delay-seconds or an HTTP date; garbage is ignored."""
-    assert schedule.parse_retry_after(value, now=NOW) == expected
-
-
-@pytest.mark.parametrize(
     ("header", "expected"),
     [
         ("max-age=600", 600.0),
