@@ -92,7 +92,7 @@ async def test_cursors_of_owned_feeds_are_published_and_restored_elsewhere(
             await store.open()
         owner = ClusterStateRepo(stores[0], log, lambda: frozenset({"a"}))
         await owner.start()
-        await owner.mark_seen("a", [("guid-1", None), ("guid-2", "v2")], now=1.0)
+        await owner.record_seen({"a": [("guid-1", None), ("guid-2", "v2")]}, now=1.0)
         a = FeedState("a", "http://127.0.0.1:9/a.xml", etag='"e1"', error_streak=2)
         await owner.save([a, FeedState("b", "http://127.0.0.1:9/b.xml", etag='"e2"')])
         found = await log.read(range(settings.cluster.feeds_partitions))
