@@ -22,6 +22,7 @@ from trafilatura.utils import decode_file, is_dubious_html, load_html
 
 from daemon.extract.credits import split_authors
 from daemon.extract.dates import absurd_declaration
+from daemon.extract.feedtext import page_canonical
 from daemon.extract.language import detect_language
 from daemon.extract.metadata import PageMeta, tree_metadata, wall_marker
 from daemon.extract.postfilter import choose_body, needs_recall
@@ -45,6 +46,7 @@ class Extracted:
     fields: ArticleFields = field(default_factory=ArticleFields)
     agencies: tuple[str, ...] = ()
     canonical: str | None = None
+    canonical_url: str | None = None  # `page_canonical` of the page, computed here, off the loop
     not_free: bool = False
     wall: Access | None = None  # a pay/registration wall container; looked for on teasers only
     dropped_dates: int = 0  # absurd dated claims the page made (negative or zero years)
@@ -78,6 +80,8 @@ def extract_html(
     )
     wall = wall_marker(tree) if len(text) < TEASER_CHARS else None
     found = _merge(meta, doc, text, declared_language, wall=wall)
+    if url:
+        found = replace(found, canonical_url=page_canonical(meta.canonical, url))
     if absurd and not meta.fields.published_at:
         # htmldate drops the sign of "-0001-11-30" and reads a real date: not a claim to keep.
         fields = replace(found.fields, published_at=None, published_at_precision=None)

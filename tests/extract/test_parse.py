@@ -101,3 +101,19 @@ def test_warm_up_loads_the_public_suffix_list() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert int(out.stdout.strip()) >= 1
+
+
+def test_the_worker_returns_the_normalised_canonical_url() -> None:
+    """The canonical URL is computed in the worker (off the event loop): the declared one
+    resolved and normalised, or the page's own URL when the declared one is not believable."""
+    head = '<link rel="canonical" href="/news/flood?utm_source=feed&b=2&a=1">'
+    page = f"<html><head>{head}</head><body><article><p>{PARAGRAPH * 4}</p></article></body>"
+    found = extract_html(
+        page.encode(), "https://www.example.com/news/flood?x=1", declared_language=None
+    )
+    assert found.canonical_url == "https://www.example.com/news/flood?a=1&b=2"
+    elsewhere = page.replace("/news/flood?", "https://partner.example.org/story?")
+    found = extract_html(
+        elsewhere.encode(), "https://www.example.com/news/flood?x=1", declared_language=None
+    )
+    assert found.canonical_url == "https://www.example.com/news/flood?x=1"
