@@ -87,6 +87,12 @@ class KafkaSettings(_Section):
         "gzip", description="Producer compression codec."
     )
     linger_ms: int = Field(20, ge=0, description="Producer batching delay.")
+    batch_bytes: int = Field(
+        262_144,
+        ge=16_384,
+        description="Largest producer batch per partition, before compression (capped at the "
+        "smallest topic message limit).",
+    )
     request_timeout_ms: int = Field(30000, ge=1000, description="Per-request broker timeout.")
     send_retries: int = Field(5, ge=0, description="Retries of a failed send (with backoff).")
     max_in_flight: int = Field(1000, ge=1, description="Events awaiting acknowledgement.")

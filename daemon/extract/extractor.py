@@ -32,11 +32,10 @@ from datetime import datetime
 import structlog
 
 from daemon.dedup.fingerprint import FingerprintParams
-from daemon.dedup.keys import canonical_url
 from daemon.errors import ExtractError
 from daemon.extract.credits import agency_name, split_authors
 from daemon.extract.dates import plausible
-from daemon.extract.feedtext import entry_text, html_to_text, sane_canonical
+from daemon.extract.feedtext import entry_text, html_to_text, page_canonical
 from daemon.extract.language import detect_language
 from daemon.extract.pool import ExtractPool
 from daemon.extract.sitename import clean_site_name, strip_site_suffix, url_section
@@ -157,7 +156,7 @@ class Extractor:
         return Article(
             entry=entry,
             url=url,
-            canonical_url=_canonical(found.canonical, url),
+            canonical_url=found.canonical_url or page_canonical(found.canonical, url),
             text=paragraphs(found.text),
             fetched_at=page.fetched_at,
             extraction=status,
@@ -221,7 +220,3 @@ def _people(names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         for name in split_authors(raw):
             people.setdefault(name.casefold(), name)
     return tuple(people.values()), tuple(dict.fromkeys(agencies))
-
-
-def _canonical(declared: str | None, final_url: str) -> str:
-    return canonical_url(sane_canonical(declared, final_url) or final_url)

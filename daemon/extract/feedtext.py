@@ -7,6 +7,7 @@ from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 
+from daemon.dedup.keys import canonical_url
 from daemon.records import FeedEntry
 
 _BLOCKS = frozenset(
@@ -82,3 +83,9 @@ def sane_canonical(declared: str | None, final_url: str) -> str | None:
     if urlsplit(resolved).path in ("", "/") and urlsplit(final_url).path not in ("", "/"):
         return None
     return resolved
+
+
+def page_canonical(declared: str | None, final_url: str) -> str:
+    """The article's canonical URL: the declared one if believable, else the page's own URL,
+    normalised (`daemon.dedup.keys.canonical_url`)."""
+    return canonical_url(sane_canonical(declared, final_url) or final_url)

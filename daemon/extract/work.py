@@ -14,13 +14,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import charset_normalizer
+import lxml.etree
+import lxml.html
 import trafilatura
+from courlan.urlutils import get_tldinfo
 from trafilatura.metadata import extract_metadata
-from trafilatura.utils import load_html
+from trafilatura.utils import decode_file, is_dubious_html, load_html
 
 from daemon.dedup.fingerprint import Fingerprint, FingerprintParams, fingerprint
 from daemon.extract.credits import split_authors
 from daemon.extract.dates import absurd_declaration
+from daemon.extract.feedtext import page_canonical
 from daemon.extract.language import detect_language
 from daemon.extract.metadata import PageMeta, tree_metadata, wall_marker
 from daemon.extract.postfilter import choose_body, needs_recall
@@ -45,6 +49,7 @@ class Extracted:
     fields: ArticleFields = field(default_factory=ArticleFields)
     agencies: tuple[str, ...] = ()
     canonical: str | None = None
+    canonical_url: str | None = None  # `page_canonical` of the page, computed here, off the loop
     not_free: bool = False
     wall: Access | None = None  # a pay/registration wall container; looked for on teasers only
     dropped_dates: int = 0  # absurd dated claims the page made (negative or zero years)
@@ -75,7 +80,7 @@ def extract_html(
     """Main text and metadata of an HTML page (trafilatura + declared metadata + our filter)."""
     # One parse serves every reader: trafilatura copies a tree it is given, and the
     # metadata readers only read it (the heuristics run last, in case they do not).
-    tree = load_html(body)
+    tree = parse_html(body)
     if tree is None:
         return Extracted(text="")
     meta = tree_metadata(tree)
@@ -87,13 +92,17 @@ def extract_html(
         recall = _text(_trafilatura(tree, url, favor_precision=False))
     if _needs_heuristic_metadata(meta):
         doc = _with_heuristics(doc, tree, url)
-    absurd = _absurd_dates(tree)
+    # Only a page that declares no publication date gets htmldate's: only then can an absurd
+    # declaration have misled it (the XPath reads every meta tag and <time> of the page).
+    absurd = _absurd_dates(tree) if not meta.fields.published_at else 0
     title = meta.fields.title or _field(doc, "title")
     text = choose_body(
         precise, recall, meta.article_body, title=title, description=meta.fields.summary
     )
     wall = wall_marker(tree) if len(text) < TEASER_CHARS else None
     found = _merge(meta, doc, text, declared_language, wall=wall)
+    if url:
+        found = replace(found, canonical_url=page_canonical(meta.canonical, url))
     if absurd and not meta.fields.published_at:
         # htmldate drops the sign of "-0001-11-30" and reads a real date: not a claim to keep.
         fields = replace(found.fields, published_at=None, published_at_precision=None)
@@ -110,10 +119,71 @@ _WARM_PAGE = (
 )
 
 
+# trafilatura's parser settings with lxml's C-level element class lookup: lxml.html's default
+# lookup is a Python method called for every element proxy any reader creates (a visible share
+# of the extraction time under cProfile), and the form-field classes it picks are used by none.
+_PARSER = lxml.html.HTMLParser(
+    collect_ids=False,
+    default_doctype=False,
+    encoding="utf-8",
+    remove_comments=True,
+    remove_pis=True,
+)
+_PARSER.set_element_class_lookup(
+    lxml.etree.ElementDefaultClassLookup(
+        element=lxml.html.HtmlElement,
+        comment=lxml.html.HtmlComment,
+        pi=lxml.html.HtmlProcessingInstruction,
+        entity=lxml.html.HtmlEntity,
+    )
+)
+# Characters XML cannot hold, as UTF-8 bytes: trafilatura's `INVALID_XML_CHARS`.  Deleting
+# them from the bytes is one C pass, instead of its regular expression over the whole text.
+_CONTROL_BYTES = bytes(c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D))
+_NONCHARACTERS = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")  # U+FFFE, U+FFFF
+
+
+def parse_html(body: bytes) -> Any:
+    """The tree trafilatura's `load_html` builds from `body` (same decoding, repairs and
+    rejection of non-HTML), built with less CPU; its own loader is the fallback where lxml
+    refuses the text."""
+    text = decode_file(body)
+    beginning = text[:50].lower()
+    data = text.encode("utf-8", "surrogatepass").translate(None, _CONTROL_BYTES)
+    for noncharacter in _NONCHARACTERS:
+        data = data.replace(noncharacter, b"")
+    markup = _repair(data.decode("utf-8", "surrogatepass"), beginning)
+    try:
+        tree = lxml.html.fromstring(markup, parser=_PARSER)
+    except (ValueError, lxml.etree.ParserError):  # an XML declaration, an empty document
+        return load_html(body)
+    if tree is None or len(tree) < 1:
+        return load_html(body)
+    return None if is_dubious_html(beginning) and len(tree) < 2 else tree
+
+
+_DOCTYPE = re.compile("^< ?! ?DOCTYPE[^>]*/[^<>]*>", re.IGNORECASE)
+_SELF_CLOSED_HTML = re.compile(r"(<html.*?)\s*/>", re.IGNORECASE)
+
+
+def _repair(markup: str, beginning: str) -> str:
+    """trafilatura's `repair_faulty_html` less the character filter (done on the bytes)."""
+    if "doctype" in beginning:
+        first, _, rest = markup.partition("\n")
+        markup = _DOCTYPE.sub("", first, count=1) + "\n" + rest
+    for line in markup[:4096].splitlines()[:4]:
+        if "<html" in line and line.endswith("/>"):
+            return _SELF_CLOSED_HTML.sub(r"\1>", markup, count=1)
+    return markup
+
+
 def warm() -> None:
     """Build the libraries' lazily loaded state now (see daemon/extract/preload.py)."""
     extract_html(_WARM_PAGE, "https://www.example.com/warm", declared_language=None)
     fingerprint("Warm-up text")
+    # The public-suffix list: trafilatura's site-name heuristic reads it when its quick
+    # pattern fails on a URL, which the warm-up page's does not.
+    get_tldinfo("https://www.example.com/warm")
 
 
 def extract_text(

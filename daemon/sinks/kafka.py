@@ -69,6 +69,16 @@ def client_options(settings: KafkaSettings, bootstrap: str) -> dict[str, Any]:
     return options | connection_options(settings)
 
 
+def batch_size(batch_bytes: int, limits: dict[Channel, int]) -> int:
+    """The producer's batch size: `batch_bytes`, but never more than the smallest topic limit.
+
+    aiokafka's default (16 KiB) is smaller than one article event, so every event went out as
+    a batch of its own, compressed and checksummed alone.  A batch is filled up to this size
+    before compression, so a batch of several events never exceeds what a topic accepts.
+    """
+    return min(batch_bytes, *limits.values())
+
+
 class KafkaSink:
     """Publishes `OutMessage`s; a delivery completes when the broker acknowledged (acks=all)."""
 
@@ -93,6 +103,7 @@ class KafkaSink:
             enable_idempotence=self.settings.enable_idempotence,
             compression_type=_codec(self.settings.compression_type),
             linger_ms=self.settings.linger_ms,
+            max_batch_size=batch_size(self.settings.batch_bytes, self.limits),
             max_request_size=max(self.limits.values()),
         )
         await _with_connect_retries(self._producer.start, "producer")
