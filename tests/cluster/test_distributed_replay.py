@@ -45,7 +45,7 @@ def write_warc(path: Path, pages: list[tuple[str, str]]) -> Path:
                 "200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1"
             )
             record = writer.create_warc_record(
-                url, "response", payload=BytesIO(body), http_headers=headers,
+                url, "response", payload=BytesIO(body), length=len(body), http_headers=headers,
                 warc_headers_dict={"WARC-Date": f"2026-01-01T10:{minute:02d}:00Z"},
             )  # fmt: skip
             writer.write_record(record)
