@@ -31,7 +31,7 @@ from daemon.cluster.articlecodec import Position, encode
 from daemon.errors import SinkError
 from daemon.records import Article
 from daemon.settings import Settings
-from daemon.sinks.kafka import client_options
+from daemon.sinks.kafka import client_options, flush_and_stop
 
 log = structlog.get_logger(__name__)
 
@@ -163,10 +163,7 @@ class ArticleForwarder:
     async def close(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
-            try:
-                await producer.flush()
-            finally:
-                await producer.stop()
+            await flush_and_stop(producer)
 
 
 async def _acknowledged(future: asyncio.Future[Any]) -> None:

@@ -188,10 +188,7 @@ class KafkaSink:
             await asyncio.gather(*self._latest.values(), return_exceptions=True)
         producer, self._producer = self._producer, None
         if producer is not None:
-            try:
-                await producer.flush()
-            finally:
-                await producer.stop()
+            await flush_and_stop(producer)
 
     def _require(self) -> AIOKafkaProducer:
         if self._producer is None:
@@ -302,3 +299,11 @@ def _translate(exc: KafkaError) -> SinkError:
 
 def _codec(name: str) -> str | None:
     return None if name == "none" else name
+
+
+async def flush_and_stop(producer: AIOKafkaProducer) -> None:
+    """Wait for what the producer still holds, then close it (even if the flush failed)."""
+    try:
+        await producer.flush()
+    finally:
+        await producer.stop()
