@@ -25,17 +25,15 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
+from aiokafka.errors import KafkaError
 
 from daemon.cluster.articlecodec import Position, encode
 from daemon.errors import SinkError
 from daemon.records import Article
 from daemon.settings import Settings
-from daemon.sinks.kafka import client_options, flush_and_stop
+from daemon.sinks.kafka import client_options, create_missing, flush_and_stop, translate
 
 log = structlog.get_logger(__name__)
-
-_TOPIC_EXISTS = 36  # Kafka error code TOPIC_ALREADY_EXISTS
 
 
 def articles_topic(settings: Settings) -> str:
@@ -75,13 +73,7 @@ async def ensure_internal_topics(settings: Settings) -> list[str]:
     admin = AIOKafkaAdminClient(**options(settings))
     try:
         await admin.start()
-        existing = set(await admin.list_topics())
-        wanted = [t for t in internal_topics(settings) if t.name not in existing]
-        if wanted:
-            response = await admin.create_topics(wanted)
-            _check_created(response)
-            log.info("cluster.topics_created", topics=[t.name for t in wanted])
-        return [t.name for t in wanted]
+        return await create_missing(admin, internal_topics(settings), "cluster.topics_created")
     except KafkaError as exc:
         raise translate(exc) from exc
     finally:
@@ -91,22 +83,6 @@ async def ensure_internal_topics(settings: Settings) -> list[str]:
 def options(settings: Settings) -> dict[str, Any]:
     """Connection options of every internal client (the configured Kafka's)."""
     return client_options(settings.kafka, settings.kafka.bootstrap_servers or "")
-
-
-def translate(exc: KafkaError) -> SinkError:
-    """aiokafka's error as a `SinkError` with a counted reason (as `sinks/kafka.py` does)."""
-    if isinstance(exc, MessageSizeTooLargeError):
-        return SinkError("too_large", str(exc))
-    reason = type(exc).__name__.removesuffix("Error").lower() or "kafka"
-    retryable = bool(getattr(exc, "retriable", False)) or isinstance(exc, KafkaTimeoutError)
-    return SinkError(f"kafka_{reason}", str(exc), retryable=retryable)
-
-
-def _check_created(response: Any) -> None:
-    for topic_error in getattr(response, "topic_errors", []):
-        name, code = topic_error[0], topic_error[1]
-        if code not in (0, _TOPIC_EXISTS):
-            raise SinkError("create_topic", f"{name}: Kafka error code {code}")
 
 
 def producer(settings: Settings) -> AIOKafkaProducer:

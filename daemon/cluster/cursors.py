@@ -22,10 +22,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from daemon.cluster import codec
-from daemon.cluster.topics import cursors_topic, read_partitions, translate
+from daemon.cluster.topics import cursors_topic, read_partitions
 from daemon.errors import SinkError
 from daemon.settings import ClusterSettings, KafkaSettings
-from daemon.sinks.kafka import client_options
+from daemon.sinks.kafka import client_options, translate
 from daemon.sources.feedstate import FeedState, FeedStateRepo
 from daemon.state.sqlite import Store
 

@@ -50,7 +50,6 @@ from daemon.cluster.articles import (
     ensure_internal_topics,
     options,
     producer,
-    translate,
 )
 from daemon.cluster.ledger import OffsetLedger
 from daemon.cluster.replayorder import ReplayOrder
@@ -61,6 +60,7 @@ from daemon.pipeline import Pipeline
 from daemon.records import Article, FeedEntry, FetchedPage, Verdict
 from daemon.settings import Settings
 from daemon.sinks.base import Sink
+from daemon.sinks.kafka import translate
 from daemon.state.sqlite import Store
 from daemon.stories.storyteller import Storyteller
 

@@ -22,12 +22,12 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from daemon.cluster import codec
-from daemon.cluster.topics import cursors_topic, feeds_topic, read_partitions, translate
+from daemon.cluster.topics import cursors_topic, feeds_topic, read_partitions
 from daemon.dedup.keys import canonical_url
 from daemon.errors import ConfigError
 from daemon.records import FeedSpec
 from daemon.settings import ClusterSettings, KafkaSettings
-from daemon.sinks.kafka import client_options
+from daemon.sinks.kafka import client_options, translate
 from daemon.sources.feedlist import FeedListing
 from daemon.sources.feedstate import FeedState
 

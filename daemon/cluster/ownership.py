@@ -34,10 +34,10 @@ from aiokafka.errors import KafkaError
 from daemon.cluster import codec
 from daemon.cluster.cursors import ClusterStateRepo, CursorLog
 from daemon.cluster.table import FeedTable, moves
-from daemon.cluster.topics import feeds_topic, read_partitions, translate
+from daemon.cluster.topics import feeds_topic, read_partitions
 from daemon.errors import NewsdError
 from daemon.settings import ClusterSettings, KafkaSettings
-from daemon.sinks.kafka import client_options
+from daemon.sinks.kafka import client_options, translate
 from daemon.sources.feedcontrol import FeedSet
 
 log = structlog.get_logger(__name__)

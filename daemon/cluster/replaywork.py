@@ -40,13 +40,13 @@ from daemon.cluster.articles import (
     options,
     producer,
     replay_topic,
-    translate,
 )
 from daemon.errors import NewsdError
 from daemon.observability.metrics import Metrics
 from daemon.pipeline import Pipeline
 from daemon.replay.source import ReplaySource
 from daemon.settings import Settings
+from daemon.sinks.kafka import translate
 
 log = structlog.get_logger(__name__)
 

@@ -25,11 +25,10 @@ from aiokafka.errors import KafkaError
 
 from daemon.errors import ConfigError, SinkError
 from daemon.settings import ClusterSettings, KafkaSettings
-from daemon.sinks.kafka import client_options
+from daemon.sinks.kafka import client_options, create_missing, translate
 
 log = structlog.get_logger(__name__)
 
-_TOPIC_EXISTS = 36  # Kafka error code TOPIC_ALREADY_EXISTS
 Record = Any  # aiokafka's ConsumerRecord (untyped)
 
 
@@ -41,23 +40,14 @@ def cursors_topic(cluster: ClusterSettings) -> str:
     return f"{cluster.topic_prefix}.cursors"
 
 
-def translate(exc: KafkaError) -> SinkError:
-    """A broker error of the cluster machinery, as the sink's errors are named."""
-    reason = type(exc).__name__.removesuffix("Error").lower() or "kafka"
-    return SinkError(f"cluster_{reason}", str(exc), retryable=bool(getattr(exc, "retriable", 0)))
-
-
 async def ensure_topics(kafka: KafkaSettings, cluster: ClusterSettings, bootstrap: str) -> None:
     """Create the feeds and cursors topics when missing; refuse partition counts that differ."""
     admin = AIOKafkaAdminClient(**client_options(kafka, bootstrap))
     try:
         await admin.start()
         names = [feeds_topic(cluster), cursors_topic(cluster)]
-        missing = [n for n in names if n not in set(await admin.list_topics())]
-        if missing:
-            response = await admin.create_topics([_compacted(kafka, cluster, n) for n in missing])
-            _check_created(response)
-            log.info("cluster.topics_created", topics=missing)
+        topics = [_compacted(kafka, cluster, n) for n in names]
+        await create_missing(admin, topics, "cluster.topics_created")
         _same_count(await admin.describe_topics(names))
     except KafkaError as exc:
         raise translate(exc) from exc
@@ -72,13 +62,6 @@ def _compacted(kafka: KafkaSettings, cluster: ClusterSettings, name: str) -> New
         replication_factor=kafka.topics.replication_factor,
         topic_configs={"cleanup.policy": "compact"},
     )
-
-
-def _check_created(response: Any) -> None:
-    for topic_error in getattr(response, "topic_errors", []):
-        name, code = topic_error[0], topic_error[1]
-        if code not in (0, _TOPIC_EXISTS):
-            raise SinkError("cluster_create_topic", f"{name}: Kafka error code {code}")
 
 
 def _same_count(described: Any) -> None:

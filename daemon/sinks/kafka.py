@@ -158,7 +158,7 @@ class KafkaSink:
                 headers=list(message.headers),
             )
         except KafkaError as exc:
-            raise _translate(exc) from exc
+            raise translate(exc) from exc
         return future
 
     async def _deliver(self, message: OutMessage, future: asyncio.Future[Any]) -> None:
@@ -170,7 +170,7 @@ class KafkaSink:
             try:
                 await pending
             except KafkaError as exc:
-                raise _translate(exc) from exc
+                raise translate(exc) from exc
 
         backoff = dataclasses.replace(_SEND, retries=self.settings.send_retries)
         await retry(attempt, backoff, rng=_rng, on_retry=_log_retry("sink.kafka.retry"))
@@ -181,7 +181,7 @@ class KafkaSink:
         try:
             await producer.client.fetch_all_metadata()
         except KafkaError as exc:
-            raise _translate(exc) from exc
+            raise translate(exc) from exc
 
     async def close(self) -> None:
         if self._latest:  # messages still waiting for their predecessor: let them finish
@@ -201,18 +201,14 @@ async def ensure_topics(settings: KafkaSettings, bootstrap: str) -> list[str]:
     admin = AIOKafkaAdminClient(**client_options(settings, bootstrap))
     await _with_connect_retries(admin.start, "admin")
     try:
-        existing = set(await admin.list_topics())
-        wanted = [name for name in topic_names(settings.topics).values() if name not in existing]
-        if wanted:
-            compacted = settings.topics.prefix + settings.topics.stories
-            response = await admin.create_topics(
-                [_new_topic(settings.topics, n, compact=n == compacted) for n in wanted]
-            )
-            _check_created(response)
-            log.info("sink.kafka.topics_created", topics=wanted)
-        return wanted
+        compacted = settings.topics.prefix + settings.topics.stories
+        topics = [
+            _new_topic(settings.topics, n, compact=n == compacted)
+            for n in topic_names(settings.topics).values()
+        ]
+        return await create_missing(admin, topics, "sink.kafka.topics_created")
     except KafkaError as exc:
-        raise _translate(exc) from exc
+        raise translate(exc) from exc
     finally:
         await admin.close()
 
@@ -227,7 +223,7 @@ async def message_limits(settings: KafkaSettings, bootstrap: str) -> dict[Channe
         resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in names.values()]
         declared = _max_message_bytes(await admin.describe_configs(resources))
     except KafkaError as exc:
-        log.warning("sink.kafka.limits_unknown", reason=_translate(exc).reason)
+        log.warning("sink.kafka.limits_unknown", reason=translate(exc).reason)
         declared = {}
     finally:
         await admin.close()
@@ -258,6 +254,20 @@ def _new_topic(topics: TopicSettings, name: str, *, compact: bool = False) -> Ne
     )
 
 
+async def create_missing(
+    admin: AIOKafkaAdminClient, topics: list[NewTopic], event: str
+) -> list[str]:
+    """Create those of `topics` the broker does not have (logged as `event`); their names.
+
+    Kafka errors are raised as they are: the caller translates them at its boundary."""
+    existing = set(await admin.list_topics())
+    wanted = [t for t in topics if t.name not in existing]
+    if wanted:
+        _check_created(await admin.create_topics(wanted))
+        log.info(event, topics=[t.name for t in wanted])
+    return [t.name for t in wanted]
+
+
 def _check_created(response: Any) -> None:
     for topic_error in getattr(response, "topic_errors", []):
         name, code = topic_error[0], topic_error[1]
@@ -272,7 +282,7 @@ async def _with_connect_retries(start: Any, what: str) -> None:
         try:
             await start()
         except KafkaError as exc:
-            error = _translate(exc)
+            error = translate(exc)
             error.retryable = True
             raise error from exc
 
@@ -289,7 +299,8 @@ def _log_retry(event: str, **fields: str) -> OnRetry:
     return on_retry
 
 
-def _translate(exc: KafkaError) -> SinkError:
+def translate(exc: KafkaError) -> SinkError:
+    """aiokafka's error as a `SinkError` whose reason is counted (`kafka_<error name>`)."""
     if isinstance(exc, MessageSizeTooLargeError):  # refused client-side or by the broker
         return SinkError("too_large", str(exc))
     reason = type(exc).__name__.removesuffix("Error").lower() or "kafka"
