@@ -53,6 +53,7 @@ from daemon.cluster.articles import (
 )
 from daemon.cluster.ledger import OffsetLedger
 from daemon.cluster.replayorder import ReplayOrder
+from daemon.cluster.topics import group_consumer
 from daemon.dedup.deduper import Deduper
 from daemon.errors import NewsdError, SinkError, Skip
 from daemon.observability.metrics import Metrics
@@ -158,15 +159,7 @@ class DedupOwner:
         """Take part in the group until `stop` is set; then end the term cleanly."""
         await ensure_internal_topics(self.settings)
         self._producer = producer(self.settings)
-        cluster = self.settings.cluster
-        consumer = AIOKafkaConsumer(
-            **options(self.settings),
-            group_id=f"{cluster.group}.dedup",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            session_timeout_ms=cluster.session_timeout_ms,
-            heartbeat_interval_ms=cluster.heartbeat_interval_ms,
-        )
+        consumer = group_consumer(options(self.settings), self.settings.cluster, "dedup")
         self._consumer = consumer
         try:
             await self._producer.start()

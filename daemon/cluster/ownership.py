@@ -34,7 +34,7 @@ from aiokafka.errors import KafkaError
 from daemon.cluster import codec
 from daemon.cluster.cursors import ClusterStateRepo, CursorLog
 from daemon.cluster.table import FeedTable, moves
-from daemon.cluster.topics import feeds_topic, read_partitions
+from daemon.cluster.topics import feeds_topic, group_consumer, read_partitions
 from daemon.errors import NewsdError
 from daemon.settings import ClusterSettings, KafkaSettings
 from daemon.sinks.kafka import client_options, translate
@@ -94,13 +94,8 @@ class FeedOwnership:
     async def start(self, poller: Polls, repo: ClusterStateRepo) -> None:
         """Join the group (assignments arrive while `run` reads)."""
         self.poller, self.repo = poller, repo
-        self._consumer = AIOKafkaConsumer(
-            **client_options(self.kafka, self.bootstrap),
-            group_id=f"{self.cluster.group}.feeds",
-            session_timeout_ms=self.cluster.session_timeout_ms,
-            heartbeat_interval_ms=self.cluster.heartbeat_interval_ms,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
+        self._consumer = group_consumer(
+            client_options(self.kafka, self.bootstrap), self.cluster, "feeds"
         )
         try:
             await self._consumer.start()

@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 import structlog
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
@@ -41,6 +41,7 @@ from daemon.cluster.articles import (
     producer,
     replay_topic,
 )
+from daemon.cluster.topics import group_consumer
 from daemon.errors import NewsdError
 from daemon.observability.metrics import Metrics
 from daemon.pipeline import Pipeline
@@ -124,16 +125,10 @@ class ReplayWorker:
         uncommitted (the instance is stopping its pipeline): the group gives it to another
         member, which replays it whole."""
         await ensure_internal_topics(self.settings)
-        cluster = self.settings.cluster
-        consumer = AIOKafkaConsumer(
-            **options(self.settings),
-            group_id=f"{cluster.group}.replay",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            session_timeout_ms=cluster.session_timeout_ms,
-            heartbeat_interval_ms=cluster.heartbeat_interval_ms,
+        consumer = group_consumer(
+            options(self.settings), self.settings.cluster, "replay",
             max_poll_interval_ms=3_600_000,  # one file may take long; the item is one record
-        )
+        )  # fmt: skip
         try:
             await consumer.start()
             consumer.subscribe([replay_topic(self.settings)])

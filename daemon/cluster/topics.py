@@ -40,6 +40,22 @@ def cursors_topic(cluster: ClusterSettings) -> str:
     return f"{cluster.topic_prefix}.cursors"
 
 
+def group_consumer(
+    options: dict[str, Any], cluster: ClusterSettings, role: str, **extra: Any
+) -> AIOKafkaConsumer:
+    """A member of the group `<cluster.group>.<role>` with the cluster's timing; it commits
+    offsets itself and starts from the beginning of what the group never committed."""
+    return AIOKafkaConsumer(
+        **options,
+        group_id=f"{cluster.group}.{role}",
+        session_timeout_ms=cluster.session_timeout_ms,
+        heartbeat_interval_ms=cluster.heartbeat_interval_ms,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **extra,
+    )
+
+
 async def ensure_topics(kafka: KafkaSettings, cluster: ClusterSettings, bootstrap: str) -> None:
     """Create the feeds and cursors topics when missing; refuse partition counts that differ."""
     admin = AIOKafkaAdminClient(**client_options(kafka, bootstrap))
