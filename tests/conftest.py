@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer
 from daemon.observability.logging import reset_stdlib_logging
 from daemon.settings import Settings, load
 from daemon.sinks.embedded import EmbeddedBroker, free_port
+from daemon.state.sqlite import Store
 
 # Daemons started by tests serve their ops endpoint on a free port, never the shared default.
 os.environ.setdefault("NEWSD_OPS__ADDRESS", "127.0.0.1:0")
@@ -129,3 +130,12 @@ def _reset_structlog() -> Iterator[None]:
     yield
     structlog.reset_defaults()
     reset_stdlib_logging()
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """An open SQLite store in a temporary directory (closed after the test)."""
+    opened = Store(tmp_path / "newsd.sqlite3")
+    await opened.open()
+    yield opened
+    await opened.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -62,14 +62,6 @@ def make_article(
 @pytest.fixture
 def article() -> Callable[..., Article]:
     return make_article
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = Store(tmp_path / "newsd.sqlite3")
-    await store.open()
-    yield store
-    await store.close()
 
 
 @pytest.fixture

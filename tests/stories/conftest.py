@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -46,14 +46,6 @@ def seeds() -> dict[str, CleanCapture]:
         path.name[:3]: clean_capture(path.read_text(encoding="utf-8"))
         for path in sorted((REPO / "seeds").glob("*.txt"))
     }
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = Store(tmp_path / "newsd.sqlite3")
-    await store.open()
-    yield store
-    await store.close()
 
 
 @pytest.fixture
