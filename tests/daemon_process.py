@@ -204,9 +204,7 @@ class DaemonProcess:
     async def __aexit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
+        await kill(self.proc)
 
     def logs(self) -> list[dict[str, Any]]:
         lines = self.log_path.read_text(errors="replace").splitlines()
@@ -301,9 +299,7 @@ class NewsdProcess:
     async def __aexit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
+        await kill(self.proc)
         if self._reader is not None:
             await self._reader
 
@@ -360,3 +356,10 @@ class NewsdProcess:
         async with httpx.AsyncClient(timeout=10) as client:
             response = await client.get(await self.ops_url(path))
         return response.status_code, response.text
+
+
+async def kill(proc: asyncio.subprocess.Process | None) -> None:
+    """SIGKILL `proc` if it still runs, and reap it."""
+    if proc is not None and proc.returncode is None:
+        proc.kill()
+        await proc.wait()
