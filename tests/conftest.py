@@ -15,12 +15,14 @@ from typing import Any
 
 import pytest
 import structlog
+import trustme
 from aiokafka import AIOKafkaConsumer
 
 from daemon.observability.logging import reset_stdlib_logging
 from daemon.settings import Settings, load
 from daemon.sinks.embedded import EmbeddedBroker, free_port
 from daemon.state.sqlite import Store
+from tests.httpserver import HttpServer
 
 # Daemons started by tests serve their ops endpoint on a free port, never the shared default.
 os.environ.setdefault("NEWSD_OPS__ADDRESS", "127.0.0.1:0")
@@ -139,3 +141,16 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     await opened.open()
     yield opened
     await opened.close()
+
+
+@pytest.fixture
+def server() -> Iterator[HttpServer]:
+    """A started HTTP server on 127.0.0.1 with an empty route table."""
+    with HttpServer() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    """A throw-away certificate authority for the tests' TLS servers and clients."""
+    return trustme.CA()

@@ -26,11 +26,6 @@ from tests.tlsproxy import TlsKafka
 
 
 @pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
 def tls_kafka(ca: trustme.CA) -> Iterator[TlsKafka]:
     """The test broker behind a TLS listener whose certificate `ca` signed for 127.0.0.1, and
     which requires a client certificate signed by `ca` (mutual TLS)."""

@@ -27,11 +27,6 @@ def proxy() -> Iterator[ConnectProxy]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
 @pytest.fixture
 def https_server(ca: trustme.CA) -> Iterator[HttpServer]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

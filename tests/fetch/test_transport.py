@@ -22,11 +22,6 @@ from tests.httpserver import HttpServer, Reply
 POOLS = ["newsd", "httpcore"]
 
 
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
 @pytest.fixture
 def https_server(ca: trustme.CA) -> Iterator[HttpServer]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

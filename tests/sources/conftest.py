@@ -1,8 +1,8 @@
-"""Fixtures of the feed tests: a real local HTTP server, a durable store, a fetcher for it."""
+"""Fixtures of the feed tests: feed state tables in the shared store, a guarded client for them."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -11,25 +11,8 @@ from daemon.fetch.client import PoliteClient
 from daemon.sources.feedstate import FeedStateRepo
 from daemon.state.sqlite import Store
 from tests.fetch.support import fetch_settings
-from tests.httpserver import HttpServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@pytest.fixture
-def server() -> Iterator[HttpServer]:
-    """A started HTTP server on 127.0.0.1 with an empty route table."""
-    with HttpServer() as running:
-        yield running
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    """An open SQLite store in a temporary directory."""
-    opened = Store.in_dir(tmp_path / "state")
-    await opened.open()
-    yield opened
-    await opened.close()
 
 
 @pytest.fixture
