@@ -27,6 +27,7 @@ from typing import Any, cast
 import httpcore
 
 HIGH_WATER = 256 * 1024  # bytes buffered before the transport stops reading
+CLOSE_WAIT = 0.25  # seconds `aclose()` waits for the socket to close (TLS: the peer's close_notify)
 
 
 class _Protocol(asyncio.Protocol):
@@ -37,6 +38,7 @@ class _Protocol(asyncio.Protocol):
         self.buffer = bytearray()
         self.eof = False
         self.error: BaseException | None = None
+        self.lost = asyncio.Event()  # set once the transport has closed its socket
         self._reading_paused = False
         self._readable: asyncio.Future[None] | None = None
         self._writable: asyncio.Future[None] | None = None
@@ -59,6 +61,7 @@ class _Protocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.eof = True
         self.error = exc
+        self.lost.set()
         self._wake_reader()
         self._wake_writer()
 
@@ -142,7 +145,14 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             raise httpcore.WriteError(str(self._protocol.error)) from self._protocol.error
 
     async def aclose(self) -> None:
+        """Close and wait (briefly) until the socket is closed: a closed stream holds no file
+        descriptor, even when the event loop stops right after."""
         self._transport.close()
+        try:
+            async with asyncio.timeout(CLOSE_WAIT):
+                await self._protocol.lost.wait()
+        except TimeoutError:  # unsent bytes or a TLS peer that does not answer: drop the socket
+            self._transport.abort()
 
     async def start_tls(
         self,
