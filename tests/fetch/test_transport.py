@@ -105,3 +105,22 @@ async def test_stream_write_to_a_closed_peer_is_a_write_error() -> None:
                 await stream.write(b"x" * 65536, timeout=2.0)
                 await asyncio.sleep(0.01)
         await stream.aclose()
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+async def test_a_closed_stream_has_closed_its_socket(
+    tls: bool, ca: trustme.CA, server: HttpServer, https_server: HttpServer
+) -> None:
+    """When `aclose()` returns the socket is closed, over TCP and over TLS, so nothing is left
+    for the garbage collector (or a stopping event loop) to close."""
+    stream = await AsyncioBackend().connect_tcp(
+        "127.0.0.1", (https_server if tls else server).port, timeout=2.0
+    )
+    if tls:
+        trusted = ssl.create_default_context()
+        ca.configure_trust(trusted)
+        stream = await stream.start_tls(trusted, server_hostname="localhost", timeout=2.0)
+    sock = stream.get_extra_info("socket")
+    assert sock.fileno() >= 0
+    await stream.aclose()
+    assert sock.fileno() == -1
