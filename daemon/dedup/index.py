@@ -345,21 +345,24 @@ class DedupIndex:
         slots = slots[(self._state[slots] != DEAD) & (self._n_shingles[slots] >= min_shingles)]
         if slots.size == 0:
             return []
-        equal = np.count_nonzero(self._signature[slots] == signature, axis=1).tolist()
-        # A few candidates at most: plain floats cost less than numpy calls, same IEEE results.
-        width = max(signature.size, 1)
-        ranked: list[tuple[float, int, int, float]] = []
-        others = self._n_shingles[slots].tolist()
-        for slot, same, other in zip(slots.tolist(), equal, others, strict=True):
-            jaccard = same / width
-            shared = jaccard * (n_shingles + other) / (1 + jaccard)
-            containment = min(1.0, shared / max(1, min(n_shingles, other)))
-            if containment >= min_containment:
-                ranked.append((-containment, len(ranked), slot, jaccard))
-        ranked.sort()  # best first; ties in slot order
+        # All candidates at once (tens of them through permissive bands): the same IEEE
+        # operations, in the same order, as the plain per-candidate formulas.
+        jaccard = np.count_nonzero(self._signature[slots] == signature, axis=1) / max(
+            signature.size, 1
+        )
+        others = self._n_shingles[slots].astype(np.int64)
+        shared = jaccard * (others + n_shingles) / (1 + jaccard)
+        containment = np.minimum(1.0, shared / np.maximum(1, np.minimum(others, n_shingles)))
+        kept = np.flatnonzero(containment >= min_containment)
+        best = kept[np.argsort(-containment[kept], kind="stable")[:limit]]  # ties: slot order
         return [
-            Candidate(slot, self.event_id(slot), jaccard, -negative)
-            for negative, _, slot, jaccard in ranked[:limit]
+            Candidate(slot, self.event_id(slot), j, c)
+            for slot, j, c in zip(
+                slots[best].tolist(),
+                jaccard[best].tolist(),
+                containment[best].tolist(),
+                strict=True,
+            )
         ]
 
     # -- window and start-up ------------------------------------------------------------------

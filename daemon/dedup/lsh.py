@@ -58,6 +58,20 @@ def _probe(keys: U64, slots: U32, query: U64) -> list[tuple[int, U32]]:
     ]
 
 
+def _gather(keys: U64, slots: U32, query: U64) -> U32:
+    # Every slot stored under any query key, in a fixed number of vectorised steps: the run of
+    # each key is [low, high); the runs' positions are laid end to end with one repeat.
+    if keys.size == 0:
+        return slots[:0]
+    low = keys.searchsorted(query)
+    lengths = keys.searchsorted(query, side="right") - low
+    total = int(lengths.sum())
+    if total == 0:
+        return slots[:0]
+    ends = np.cumsum(lengths)
+    return slots[np.repeat(low - ends + lengths, lengths) + np.arange(total)]
+
+
 class KeyTable:
     """uint64 key → uint32 slots; at most `recent_limit` entries live in the Python dict."""
 
@@ -100,9 +114,13 @@ class KeyTable:
         """All slots stored under any of `keys` (with repeats: one per matching key)."""
         recent = self._recent
         in_recent = [s for k in keys.tolist() if k in recent for s in recent[k]]
-        parts = [np.array(in_recent, np.uint32)]
-        parts += [found for _, found in _probe(*self._middle, keys) + _probe(*self._main, keys)]
-        return np.concatenate(parts)
+        return np.concatenate(
+            (
+                np.array(in_recent, np.uint32),
+                _gather(*self._middle, keys),
+                _gather(*self._main, keys),
+            )
+        )
 
     def lookup_each(self, keys: U64) -> list[U32]:
         """The slots stored under each of `keys`, one array per key (in the order given)."""
