@@ -35,6 +35,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -365,5 +366,15 @@ class Deduper:
 
 def _site(article: Article) -> str:
     """The site a document belongs to, for per-site boilerplate: its canonical URL's host."""
-    host = urlsplit(article.canonical_url).hostname or ""
+    url = article.canonical_url
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return _host(url)
+    # The host depends only on the part before the path: parsed once per site, not per article.
+    return _host(f"{scheme}://{rest.partition('/')[0]}")
+
+
+@lru_cache(maxsize=4096)
+def _host(url: str) -> str:
+    host = urlsplit(url).hostname or ""
     return host.removeprefix("www.")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from itertools import chain
+from itertools import chain, repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -94,9 +94,21 @@ class KeyTable:
 
     def add(self, keys: Iterable[int], slot: int) -> None:
         """Map each of `keys` to `slot` (duplicates of a key keep every slot)."""
-        for key in keys:
-            self._recent.setdefault(key, []).append(slot)
-            self._recent_entries += 1
+        keys = list(keys)
+        recent = self._recent
+        unique = set(keys)
+        if len(unique) == len(keys):
+            # The usual case (a document's band and exact keys differ): new keys get their
+            # one-slot lists in one C-level update; the order of keys within the dict does not
+            # matter (flush sorts them, and each key's slots keep their order).
+            present = recent.keys() & unique
+            for key in present:
+                recent[key].append(slot)
+            recent.update(zip(unique - present, map(list, repeat((slot,))), strict=False))
+        else:
+            for key in keys:
+                recent.setdefault(key, []).append(slot)
+        self._recent_entries += len(keys)
         if self._recent_entries >= self._recent_limit:
             self.flush()
 
