@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -26,7 +27,9 @@ from daemon.dedup.minhash import MinHasher
 from daemon.dedup.shingles import U32, U64, distinct, folded_tokens, opening_tokens
 from daemon.dedup.shingles import shingles_of_tokens as shingles_of
 from daemon.dedup.syndication import from_text
-from daemon.settings import DedupSettings
+
+if TYPE_CHECKING:  # not imported at run time: settings pull in pydantic and the fetch stack,
+    from daemon.settings import DedupSettings  # ~25 MB in every extraction worker
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,6 @@ import unicodedata
 import uuid
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
-from w3lib.url import canonicalize_url
-
 # Namespace of newsd event ids (uuid5); never change it: ids would change with it.
 EVENT_NAMESPACE = uuid.UUID("6f1e2b8a-3c4d-5e6f-8a9b-0c1d2e3f4a5b")
 _NAMESPACE_BYTES = EVENT_NAMESPACE.bytes
@@ -69,6 +67,10 @@ def canonical_url(url: str) -> str:
     parameters, no repeated slashes, "/" for an empty path.
     Idempotent: `canonical_url(canonical_url(u)) == canonical_url(u)`.
     """
+    # Imported here: w3lib costs ~8 MB, and the extraction workers import this module for the
+    # text hash only (fingerprint.py).
+    from w3lib.url import canonicalize_url
+
     parts = urlsplit(canonicalize_url(url.strip()))
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower().rstrip(".")

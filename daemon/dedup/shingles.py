@@ -60,12 +60,16 @@ def tokens(text: str) -> list[str]:
 @cache
 def _char_classes() -> npt.NDArray[np.uint8]:
     # 0: not in a token, 1: word character, 2: CJK character (a token of its own).  Built from
-    # the token pattern's classes over every code point (~40 ms, once), so it matches them exactly.
-    everything = np.arange(0x110000, dtype="<u4").tobytes().decode("utf-32-le", "surrogatepass")
+    # the token pattern's classes over every code point (~40 ms, once), so it matches them exactly;
+    # one plane at a time, so building it never holds more than this 1.1 MB table and 0.5 MB.
     table = np.zeros(0x110000, np.uint8)
-    for value, pattern in ((1, _WORD_CHAR), (2, _CJK_CHAR)):
-        for match in re.finditer(f"{pattern}+", everything):
-            table[match.start() : match.end()] = value
+    plane = 0x10000
+    for start in range(0, table.size, plane):
+        points = np.arange(start, start + plane, dtype="<u4").tobytes()
+        chars = points.decode("utf-32-le", "surrogatepass")
+        for value, pattern in ((1, _WORD_CHAR), (2, _CJK_CHAR)):
+            for match in re.finditer(f"{pattern}+", chars):
+                table[start + match.start() : start + match.end()] = value
     return table
 
 
