@@ -330,7 +330,8 @@ class Deduper:
             theirs = other.shingles
             if learned is not None:
                 theirs = theirs[~members(theirs, learned)]
-            measured = overlap(own, theirs, own_set, (fp.opening, other.opening))
+            inverse = fp.inverse if learned is None else None
+            measured = overlap(own, theirs, own_set, (fp.opening, other.opening), inverse)
             if self.rule.accepts(measured):
                 return self._duplicate(doc, candidate.slot, measured.similarity)
         return None

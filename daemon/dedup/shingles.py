@@ -86,6 +86,21 @@ def distinct(values: U32) -> U32:
     return out
 
 
+def distinct_inverse(values: U32) -> tuple[U32, U32]:
+    """(`distinct(values)`, the index in it of each value): `np.unique(values,
+    return_inverse=True)`, computed once in the worker so that the exact check can map set
+    membership back to text positions with one gather instead of a search per position."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    first = np.empty(ordered.size, dtype=bool)
+    first[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    inverse = np.empty(values.size, np.uint32)
+    inverse[order] = np.cumsum(first, dtype=np.uint32) - np.uint32(1)
+    out: U32 = ordered[first]
+    return out, inverse
+
+
 def mix64(values: U64) -> U64:
     """splitmix64 finaliser: spreads the bits of every value (array in, array out)."""
     z = values ^ (values >> np.uint64(30))
