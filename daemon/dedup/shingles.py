@@ -90,7 +90,7 @@ def distinct_inverse(values: U32) -> tuple[U32, U32]:
     """(`distinct(values)`, the index in it of each value): `np.unique(values,
     return_inverse=True)`, computed once in the worker so that the exact check can map set
     membership back to text positions with one gather instead of a search per position."""
-    order = np.argsort(values, kind="stable")
+    order = np.argsort(values)  # any order among equal values gives the same result
     ordered = values[order]
     first = np.empty(ordered.size, dtype=bool)
     first[:1] = True
