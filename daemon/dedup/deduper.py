@@ -11,6 +11,12 @@ Decisions, in order (the first that applies wins):
 At-least-once: `decide()` registers the document as PENDING in memory, so a second copy that
 arrives before the first is acknowledged is still recognised.  The pipeline calls `commit()`
 only after the broker acknowledged the event; only then is the document written to SQLite.
+`commit()` does not wait for the disk: it queues the document and, unless a write is queued
+already, a write job on the store's single thread, which takes every document committed until
+it starts and writes them in one transaction.  The thread runs jobs in submission order, so the
+document is on disk before any state the pipeline stores after `commit()` returned (the feed
+cursor that says "done"): a crash in between re-fetches and re-decides the article, it never
+loses it.  `flush()` (and `close()`) wait for the queued writes.
 `release()` forgets a pending document that was never published.  A crash loses only pending
 documents, so it never turns an unsent article into a duplicate of itself.
 
@@ -31,10 +37,13 @@ consistent (a lock enforces it anyway); `commit()`/`release()` may run from anot
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -113,6 +122,12 @@ class Deduper:
             site_stories=settings.boilerplate_site_stories, stories=settings.boilerplate_stories
         )
         self._lock = asyncio.Lock()
+        # Committed documents wait here for the store thread, which writes all of them in one
+        # transaction (see `commit`); `_unsaved_lock` guards the list and the flag across threads.
+        self._unsaved: list[idx.Committed] = []
+        self._unsaved_lock = threading.Lock()
+        self._write_queued = False
+        self._writes: set[asyncio.Future[int]] = set()
         self._next_expiry = 0.0
 
     @property
@@ -129,7 +144,13 @@ class Deduper:
         log.info("dedup.loaded", documents=len(records), clusters=len(clusters))
 
     async def close(self) -> None:
-        """Nothing to flush: committed documents are already on disk, pending ones are lost."""
+        """Wait for the committed documents queued for SQLite; pending ones are lost."""
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Wait until every document committed so far is written (or its write failed)."""
+        while self._writes:
+            await asyncio.wait(set(self._writes))
 
     async def decide(self, article: Article) -> Verdict:
         """Decide about `article` and register it as pending; `Skip("unchanged")` for a re-fetch.
@@ -153,9 +174,34 @@ class Deduper:
         if pending is None:
             return
         size = self.index.cluster_size(verdict.cluster_id)
-        await self.store.run(lambda conn: idx.save(conn, pending.record, pending.sequences, size))
         self.shingle_cache.put(eid, pending.sequences)
         self.counts["committed"] += 1
+        with self._unsaved_lock:
+            self._unsaved.append((pending.record, pending.sequences, size))
+            queued, self._write_queued = self._write_queued, True
+        if not queued:
+            write = self.store.enqueue(self._write_unsaved)
+            self._writes.add(write)
+            write.add_done_callback(self._written)
+
+    def _write_unsaved(self, conn: sqlite3.Connection) -> int:
+        # On the store thread: every document committed since the last write, one transaction.
+        with self._unsaved_lock:
+            batch, self._unsaved = self._unsaved, []
+            self._write_queued = False
+        idx.save_many(conn, batch)
+        return len(batch)
+
+    def _written(self, write: asyncio.Future[int]) -> None:
+        self._writes.discard(write)
+        if write.cancelled():
+            return
+        if write.exception() is not None:
+            self.counts["write_failed"] += 1
+            log.error("dedup.write_failed", error=repr(write.exception()))
+            return
+        self.counts["written"] += write.result()
+        self.counts["writes"] += 1
 
     async def release(self, article: Article, verdict: Verdict) -> None:
         """The event was never published: forget the pending document."""
@@ -284,7 +330,8 @@ class Deduper:
             theirs = other.shingles
             if learned is not None:
                 theirs = theirs[~members(theirs, learned)]
-            measured = overlap(own, theirs, own_set, (fp.opening, other.opening))
+            inverse = fp.inverse if learned is None else None
+            measured = overlap(own, theirs, own_set, (fp.opening, other.opening), inverse)
             if self.rule.accepts(measured):
                 return self._duplicate(doc, candidate.slot, measured.similarity)
         return None
@@ -365,5 +412,15 @@ class Deduper:
 
 def _site(article: Article) -> str:
     """The site a document belongs to, for per-site boilerplate: its canonical URL's host."""
-    host = urlsplit(article.canonical_url).hostname or ""
+    url = article.canonical_url
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return _host(url)
+    # The host depends only on the part before the path: parsed once per site, not per article.
+    return _host(f"{scheme}://{rest.partition('/')[0]}")
+
+
+@lru_cache(maxsize=4096)
+def _host(url: str) -> str:
+    host = urlsplit(url).hostname or ""
     return host.removeprefix("www.")

@@ -2,9 +2,9 @@
 
 `fingerprint(text, params)` folds the text once and derives from it: the content hash of the
 event contract (`keys.content_hash`), the word tokens' hashes, the shingles (in text order and
-as a sorted set), the MinHash signature and its LSH band keys, the opening token hashes of the
-first-pair rule (`verify.py`), one key per line for the boilerplate rules (`boilerplate.py`),
-and the wire agency credited in the text (`syndication.from_text`).
+as a sorted set, with the map between them), the MinHash signature and its LSH band keys, the
+opening token hashes of the first-pair rule (`verify.py`), one key per line for the boilerplate
+rules (`boilerplate.py`), and the wire agency credited in the text (`syndication.from_text`).
 
 The record is picklable and needs no state, so the extraction worker computes it in its own
 process and attaches it to the article (`Article.fingerprint`); `Deduper.decide` uses it when
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -23,10 +24,12 @@ import numpy.typing as npt
 from daemon.dedup.boilerplate import line_keys, line_starts
 from daemon.dedup.keys import fold, folded_content_hash
 from daemon.dedup.minhash import MinHasher
-from daemon.dedup.shingles import U32, U64, distinct, folded_tokens, opening_tokens
+from daemon.dedup.shingles import U32, U64, distinct_inverse, folded_tokens, opening_tokens
 from daemon.dedup.shingles import shingles_of_tokens as shingles_of
 from daemon.dedup.syndication import from_text
-from daemon.settings import DedupSettings
+
+if TYPE_CHECKING:  # not imported at run time: settings pull in pydantic and the fetch stack,
+    from daemon.settings import DedupSettings  # ~25 MB in every extraction worker
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,7 @@ class Fingerprint:
     content_hash: str  # keys.content_hash(text)
     shingles: U32  # hashed word shingles, in text order (repeats kept)
     distinct: U32  # the same, sorted and distinct
+    inverse: U32  # index in `distinct` of each of `shingles` (distinct[inverse] == shingles)
     signature: U32  # MinHash of `distinct` (all-ones when it is empty)
     bands: U64  # LSH band keys of `signature`
     opening: U32  # first token hashes (shingles.opening_tokens)
@@ -80,7 +84,7 @@ def fingerprint(
     hashed, token_lines = folded_tokens(folded)
     starts = line_starts(token_lines)
     shingles = shingles_of(hashed, params.shingle_size)
-    unique = distinct(shingles)
+    unique, inverse = distinct_inverse(shingles)
     minhash = hasher(params.num_perm, params.bands)
     signature = minhash.signature(unique, is_distinct=True)
     return Fingerprint(
@@ -89,6 +93,7 @@ def fingerprint(
         content_hash=text_hash,
         shingles=shingles,
         distinct=unique,
+        inverse=inverse,
         signature=signature,
         bands=minhash.band_keys(signature),
         opening=opening_tokens(hashed),

@@ -345,21 +345,24 @@ class DedupIndex:
         slots = slots[(self._state[slots] != DEAD) & (self._n_shingles[slots] >= min_shingles)]
         if slots.size == 0:
             return []
-        equal = np.count_nonzero(self._signature[slots] == signature, axis=1).tolist()
-        # A few candidates at most: plain floats cost less than numpy calls, same IEEE results.
-        width = max(signature.size, 1)
-        ranked: list[tuple[float, int, int, float]] = []
-        others = self._n_shingles[slots].tolist()
-        for slot, same, other in zip(slots.tolist(), equal, others, strict=True):
-            jaccard = same / width
-            shared = jaccard * (n_shingles + other) / (1 + jaccard)
-            containment = min(1.0, shared / max(1, min(n_shingles, other)))
-            if containment >= min_containment:
-                ranked.append((-containment, len(ranked), slot, jaccard))
-        ranked.sort()  # best first; ties in slot order
+        # All candidates at once (tens of them through permissive bands): the same IEEE
+        # operations, in the same order, as the plain per-candidate formulas.
+        jaccard = np.count_nonzero(self._signature[slots] == signature, axis=1) / max(
+            signature.size, 1
+        )
+        others = self._n_shingles[slots].astype(np.int64)
+        shared = jaccard * (others + n_shingles) / (1 + jaccard)
+        containment = np.minimum(1.0, shared / np.maximum(1, np.minimum(others, n_shingles)))
+        kept = np.flatnonzero(containment >= min_containment)
+        best = kept[np.argsort(-containment[kept], kind="stable")[:limit]]  # ties: slot order
         return [
-            Candidate(slot, self.event_id(slot), jaccard, -negative)
-            for negative, _, slot, jaccard in ranked[:limit]
+            Candidate(slot, self.event_id(slot), j, c)
+            for slot, j, c in zip(
+                slots[best].tolist(),
+                jaccard[best].tolist(),
+                containment[best].tolist(),
+                strict=True,
+            )
         ]
 
     # -- window and start-up ------------------------------------------------------------------
@@ -445,27 +448,40 @@ def create_tables(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE dedup_docs ADD COLUMN opening BLOB")
 
 
+Committed = tuple[DocRecord, Sequences, int]  # a document, its sequences, its cluster's size
+
+
 def save(conn: sqlite3.Connection, record: DocRecord, stored: Sequences, cluster_size: int) -> None:
     """Write one committed document and its cluster's size and agency."""
-    signature = None if record.signature is None else record.signature.tobytes()
-    opening = None if stored.opening is None else stored.opening.astype("<u4").tobytes()
-    conn.execute(
+    save_many(conn, [(record, stored, cluster_size)])
+
+
+def save_many(conn: sqlite3.Connection, committed: list[Committed]) -> None:
+    """Write committed documents and their clusters' sizes and agencies, in order (the same
+    rows as one `save` each, in two statements)."""
+    conn.executemany(
         "INSERT OR REPLACE INTO dedup_docs (event_id, cluster_id, seen_at, url_key, guid_key,"
         " text_key, revision, agency, n_shingles, signature, shingles, opening)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            record.event_id, record.cluster_id, record.seen_at, _signed(record.url_key),
-            None if record.guid_key is None else _signed(record.guid_key),
-            _signed(record.text_key), record.revision, record.agency, record.n_shingles,
-            signature, stored.shingles.astype("<u4").tobytes(), opening,
-        ),
-    )  # fmt: skip
-    conn.execute(
+        [_doc_row(record, stored) for record, stored, _ in committed],
+    )
+    conn.executemany(
         "INSERT INTO dedup_clusters VALUES (?,?,?,?) ON CONFLICT (cluster_id) DO UPDATE SET"
         " size = max(size, excluded.size), agency = coalesce(agency, excluded.agency),"
         " seen_at = excluded.seen_at",
-        (record.cluster_id, cluster_size, record.agency, record.seen_at),
+        [(r.cluster_id, size, r.agency, r.seen_at) for r, _, size in committed],
     )
+
+
+def _doc_row(record: DocRecord, stored: Sequences) -> tuple[Any, ...]:
+    signature = None if record.signature is None else record.signature.tobytes()
+    opening = None if stored.opening is None else stored.opening.astype("<u4").tobytes()
+    return (
+        record.event_id, record.cluster_id, record.seen_at, _signed(record.url_key),
+        None if record.guid_key is None else _signed(record.guid_key),
+        _signed(record.text_key), record.revision, record.agency, record.n_shingles,
+        signature, stored.shingles.astype("<u4").tobytes(), opening,
+    )  # fmt: skip
 
 
 def load(conn: sqlite3.Connection, cutoff: float) -> tuple[list[DocRecord], list[tuple[Any, ...]]]:

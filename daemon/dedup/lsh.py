@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from itertools import chain
+from itertools import chain, repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -58,6 +58,20 @@ def _probe(keys: U64, slots: U32, query: U64) -> list[tuple[int, U32]]:
     ]
 
 
+def _gather(keys: U64, slots: U32, query: U64) -> U32:
+    # Every slot stored under any query key, in a fixed number of vectorised steps: the run of
+    # each key is [low, high); the runs' positions are laid end to end with one repeat.
+    if keys.size == 0:
+        return slots[:0]
+    low = keys.searchsorted(query)
+    lengths = keys.searchsorted(query, side="right") - low
+    total = int(lengths.sum())
+    if total == 0:
+        return slots[:0]
+    ends = np.cumsum(lengths)
+    return slots[np.repeat(low - ends + lengths, lengths) + np.arange(total)]
+
+
 class KeyTable:
     """uint64 key → uint32 slots; at most `recent_limit` entries live in the Python dict."""
 
@@ -80,9 +94,21 @@ class KeyTable:
 
     def add(self, keys: Iterable[int], slot: int) -> None:
         """Map each of `keys` to `slot` (duplicates of a key keep every slot)."""
-        for key in keys:
-            self._recent.setdefault(key, []).append(slot)
-            self._recent_entries += 1
+        keys = list(keys)
+        recent = self._recent
+        unique = set(keys)
+        if len(unique) == len(keys):
+            # The usual case (a document's band and exact keys differ): new keys get their
+            # one-slot lists in one C-level update; the order of keys within the dict does not
+            # matter (flush sorts them, and each key's slots keep their order).
+            present = recent.keys() & unique
+            for key in present:
+                recent[key].append(slot)
+            recent.update(zip(unique - present, map(list, repeat((slot,))), strict=False))
+        else:
+            for key in keys:
+                recent.setdefault(key, []).append(slot)
+        self._recent_entries += len(keys)
         if self._recent_entries >= self._recent_limit:
             self.flush()
 
@@ -100,9 +126,13 @@ class KeyTable:
         """All slots stored under any of `keys` (with repeats: one per matching key)."""
         recent = self._recent
         in_recent = [s for k in keys.tolist() if k in recent for s in recent[k]]
-        parts = [np.array(in_recent, np.uint32)]
-        parts += [found for _, found in _probe(*self._middle, keys) + _probe(*self._main, keys)]
-        return np.concatenate(parts)
+        return np.concatenate(
+            (
+                np.array(in_recent, np.uint32),
+                _gather(*self._middle, keys),
+                _gather(*self._main, keys),
+            )
+        )
 
     def lookup_each(self, keys: U64) -> list[U32]:
         """The slots stored under each of `keys`, one array per key (in the order given)."""

@@ -60,12 +60,16 @@ def tokens(text: str) -> list[str]:
 @cache
 def _char_classes() -> npt.NDArray[np.uint8]:
     # 0: not in a token, 1: word character, 2: CJK character (a token of its own).  Built from
-    # the token pattern's classes over every code point (~40 ms, once), so it matches them exactly.
-    everything = np.arange(0x110000, dtype="<u4").tobytes().decode("utf-32-le", "surrogatepass")
+    # the token pattern's classes over every code point (~40 ms, once), so it matches them exactly;
+    # one plane at a time, so building it never holds more than this 1.1 MB table and 0.5 MB.
     table = np.zeros(0x110000, np.uint8)
-    for value, pattern in ((1, _WORD_CHAR), (2, _CJK_CHAR)):
-        for match in re.finditer(f"{pattern}+", everything):
-            table[match.start() : match.end()] = value
+    plane = 0x10000
+    for start in range(0, table.size, plane):
+        points = np.arange(start, start + plane, dtype="<u4").tobytes()
+        chars = points.decode("utf-32-le", "surrogatepass")
+        for value, pattern in ((1, _WORD_CHAR), (2, _CJK_CHAR)):
+            for match in re.finditer(f"{pattern}+", chars):
+                table[start + match.start() : start + match.end()] = value
     return table
 
 
@@ -80,6 +84,21 @@ def distinct(values: U32) -> U32:
     np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
     out: U32 = ordered[first]
     return out
+
+
+def distinct_inverse(values: U32) -> tuple[U32, U32]:
+    """(`distinct(values)`, the index in it of each value): `np.unique(values,
+    return_inverse=True)`, computed once in the worker so that the exact check can map set
+    membership back to text positions with one gather instead of a search per position."""
+    order = np.argsort(values)  # any order among equal values gives the same result
+    ordered = values[order]
+    first = np.empty(ordered.size, dtype=bool)
+    first[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    inverse = np.empty(values.size, np.uint32)
+    inverse[order] = np.cumsum(first, dtype=np.uint32) - np.uint32(1)
+    out: U32 = ordered[first]
+    return out, inverse
 
 
 def mix64(values: U64) -> U64:

@@ -73,21 +73,28 @@ def overlap(
     second: U32,
     first_set: U32 | None = None,
     openings: tuple[U32 | None, U32 | None] = (None, None),
+    first_inverse: U32 | None = None,
 ) -> Overlap:
     """Exact set overlap of two shingle sequences; symmetric in its arguments.
 
     `first_set` may pass `distinct(first)` when the caller has it already (one document
-    checked against several candidates).  `openings` are the texts' first token hashes
-    (`shingles.opening_tokens`), when known.
+    checked against several candidates), and with it `first_inverse`, the index in it of each
+    of `first`'s shingles (`shingles.distinct_inverse`).  `openings` are the texts' first token
+    hashes (`shingles.opening_tokens`), when known.
     """
     set_a = distinct(first) if first_set is None else first_set
     set_b = distinct(second)
-    shared = int(np.count_nonzero(members(set_a, set_b)))
+    set_a_shared = members(set_a, set_b)
+    shared = int(np.count_nonzero(set_a_shared))
     union = set_a.size + set_b.size - shared
     smaller_set = min(set_a.size, set_b.size)
     first_smaller = _is_smaller(first, set_a, second, set_b)
     small = first if first_smaller else second
-    in_b = members(first, set_b)
+    in_b = (
+        members(first, set_b)
+        if first_set is None or first_inverse is None
+        else set_a_shared[first_inverse]
+    )
     own_a = opening_before_block(in_b)
     # The second's positions matter for its own opening (only their minimum counts, so not
     # when the first has none) and for its own run when it is the smaller.

@@ -65,6 +65,13 @@ class Store:
         """Run `fn(conn)` on the store thread inside one transaction; translate sqlite errors."""
         return await self._submit(lambda: self._transaction(fn))
 
+    def enqueue(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """`run(fn)` queued now, before any later call (the thread takes jobs in order), for a
+        caller that does not wait for it: await the returned future to learn the outcome."""
+        return asyncio.get_running_loop().run_in_executor(
+            self._executor, lambda: self._transaction(fn)
+        )
+
     def _transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         conn = self._require()
         try:

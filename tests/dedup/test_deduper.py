@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -259,3 +261,48 @@ async def test_verdict_carries_the_event_id_and_content_hash(
     event = article_event(item, verdict)
     assert verdict.content_hash == content_hash(bodies[0])
     assert verdict.event_id == event.event_id == event_id(item.canonical_url, verdict.content_hash)
+
+
+async def test_commits_are_written_together_before_later_store_work(
+    deduper: Deduper, store: Store, bodies: list[str], article: Make
+) -> None:
+    """commit() does not wait for the disk: documents committed while the store thread is busy
+    are written in one transaction, and before any store work queued after commit() returned
+    (the feed cursor that marks their entries done), so a crash can only re-decide them."""
+    busy, release = threading.Event(), threading.Event()
+
+    def hold(conn: Any) -> None:
+        busy.set()
+        release.wait(10)
+
+    articles = [article(body, f"https://a.example/{i}") for i, body in enumerate(bodies[:5])]
+    verdicts = [await deduper.decide(item) for item in articles]
+    held = store.enqueue(hold)
+    await asyncio.to_thread(busy.wait, 10)
+    for item, verdict in zip(articles, verdicts, strict=True):
+        await deduper.commit(item, verdict)
+    count = "SELECT count(*) FROM dedup_docs"
+    later = asyncio.ensure_future(store.run(lambda c: c.execute(count).fetchone()[0]))
+    await asyncio.sleep(0.05)
+    assert not later.done()  # nothing was written yet: the thread is still held
+    release.set()
+    await held
+    assert await later == 5  # queued after the commits: it sees all of them
+    await deduper.flush()
+    assert (deduper.counts["written"], deduper.counts["writes"]) == (5, 1)
+
+
+async def test_a_failed_write_is_counted_and_logged(
+    deduper: Deduper, store: Store, bodies: list[str], article: Make
+) -> None:
+    """A write the store refuses is counted (write_failed) and logged, not raised to the
+    caller that committed (the event is out already)."""
+    refuse = (
+        "CREATE TRIGGER refuse BEFORE INSERT ON dedup_docs BEGIN SELECT RAISE(ABORT, 'no'); END"
+    )
+    await store.run(lambda c: c.execute(refuse))
+    with capture_logs() as logs:
+        await publish(deduper, article(bodies[0], "https://a.example/1"))
+        await deduper.flush()
+    assert deduper.counts["write_failed"] == 1
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == ["dedup.write_failed"]

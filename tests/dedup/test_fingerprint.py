@@ -39,6 +39,9 @@ def test_fingerprint_agrees_with_the_plain_definitions(bodies: list[str]) -> Non
     assert found.content_hash == content_hash(bodies[1])
     assert np.array_equal(found.shingles, shingle_ids(bodies[1], 4))
     assert found.params == params
+    unique, inverse = np.unique(found.shingles, return_inverse=True)
+    assert np.array_equal(found.distinct, unique)
+    assert np.array_equal(found.inverse, inverse)
 
 
 async def decide_all(deduper: Deduper, articles: list[Article]) -> list[Verdict]:
