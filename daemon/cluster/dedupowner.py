@@ -199,6 +199,8 @@ class DedupOwner:
         if isinstance(decoded, FileDone):
             await self._file_done(term, record.offset, decoded)
             return
+        for part in decoded.dropped:  # computed again by the Deduper / story stage
+            self.metrics.incr(f"owner.carried_unusable.{part}")
         for item in term.order.article(decoded.position, (record.offset, decoded)):
             await self._feed(term, item)
 
