@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import numpy as np
 
 T = TypeVar("T")
 _SCALARS = (str, int, float, bool)
-_HINTS: dict[type, dict[str, Any]] = {}
 
 
 def plain(record: Any, omit: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -44,23 +44,13 @@ def restore(cls: type[T], data: object, given: Mapping[str, Any] | None = None) 
     `ValueError` when `data` does not describe a `cls` of this version (see module)."""
     if not isinstance(data, dict):
         raise ValueError(f"{cls.__name__} is not a JSON object")
-    hints, given = _hints(cls), given or {}
-    missing = set(hints) - set(data) - set(given)
-    unknown = set(data) - set(hints)
-    if missing or unknown:
+    readers, given = _readers(cls), given or {}
+    if data.keys() | given.keys() != readers.keys() or data.keys() & given.keys():
+        missing = readers.keys() - data.keys() - given.keys()
+        unknown = data.keys() - readers.keys()
         raise ValueError(f"{cls.__name__} fields differ: missing {missing}, unknown {unknown}")
-    values = {name: _restore(hints[name], value, name) for name, value in data.items()}
+    values = {name: readers[name](value, name) for name, value in data.items()}
     return cls(**values, **given)
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    """The init fields of dataclass `cls` and their types (resolved once per class)."""
-    found = _HINTS.get(cls)
-    if found is None:
-        resolved = typing.get_type_hints(cls)
-        found = {f.name: resolved[f.name] for f in dataclasses.fields(cls) if f.init}
-        _HINTS[cls] = found
-    return found
 
 
 def _plain(value: Any) -> Any:
@@ -70,53 +60,89 @@ def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return plain(value)
     if isinstance(value, tuple | list):
+        if all(item is None or isinstance(item, _SCALARS) for item in value):
+            return value  # orjson writes a tuple of scalars as a list
         return [_plain(item) for item in value]
     return value
 
 
-def _restore(hint: Any, value: Any, name: str) -> Any:
-    """`value` as type `hint` (`name` for the error)."""
+# -- reading: one reader per field type, built once ----------------------------------------
+
+_Reader = Callable[[Any, str], Any]  # (JSON value, field name for the error) -> typed value
+_READERS: dict[type, dict[str, _Reader]] = {}
+
+
+def _readers(cls: type) -> dict[str, _Reader]:
+    """A reader for each init field of dataclass `cls`, by name (built once per class)."""
+    found = _READERS.get(cls)
+    if found is None:
+        hints = typing.get_type_hints(cls)
+        found = {f.name: _reader(hints[f.name]) for f in dataclasses.fields(cls) if f.init}
+        _READERS[cls] = found
+    return found
+
+
+def _reader(hint: Any) -> _Reader:
+    """The function that turns a JSON value into a value of type `hint`."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
-        return restore(hint, value)
+        return lambda value, name: restore(hint, value)
     if origin is np.ndarray:
-        return _array(value, _dtype(args), name)
+        return functools.partial(_array, _dtype(args))
     if origin is tuple:
-        return _tuple(args, value, name)
+        return _tuple_reader(args)
     if origin in (typing.Union, types.UnionType):
-        return _union(args, value, name)
-    if hint is type(None) and value is None:
-        return None
-    if hint in _SCALARS and _is_scalar(hint, value):
-        return float(value) if hint is float else value
+        return functools.partial(_union, [_reader(arg) for arg in args])
+    if hint is type(None) or hint in _SCALARS:
+        return functools.partial(_scalar, hint)
     if hint is Any:
+        return lambda value, name: value
+    raise TypeError(f"no reader for field type {hint}")
+
+
+def _scalar(hint: type, value: Any, name: str) -> Any:
+    if type(value) is hint or (hint is type(None) and value is None):
         return value
-    raise ValueError(f"field {name!r}: {value!r} is not a {hint}")
+    if hint is float and type(value) is int:
+        return float(value)
+    raise ValueError(f"field {name!r}: {value!r} is not a {hint.__name__}")
 
 
-def _is_scalar(hint: type, value: Any) -> bool:
-    if hint is bool or isinstance(value, bool):
-        return hint is bool and isinstance(value, bool)
-    return isinstance(value, hint) or (hint is float and isinstance(value, int))
+def _tuple_reader(args: tuple[Any, ...]) -> _Reader:
+    if len(args) == 2 and args[1] is Ellipsis:
+        if args[0] in _SCALARS and args[0] is not float:  # the common case, checked at once
+            return functools.partial(_scalars, args[0])
+        item = _reader(args[0])
+        return lambda value, name: tuple(item(v, name) for v in _list(value, name))
+    items = [_reader(arg) for arg in args]
+
+    def fixed(value: Any, name: str) -> tuple[Any, ...]:
+        if len(_list(value, name)) != len(items):
+            raise ValueError(f"field {name!r} has {len(value)} items, not {len(items)}")
+        return tuple(read(v, name) for read, v in zip(items, value, strict=True))
+
+    return fixed
 
 
-def _tuple(args: tuple[Any, ...], value: Any, name: str) -> tuple[Any, ...]:
+def _scalars(kind: type, value: Any, name: str) -> tuple[Any, ...]:
+    if not all(type(item) is kind for item in _list(value, name)):
+        raise ValueError(f"field {name!r} is not a list of {kind.__name__}")
+    return tuple(value)
+
+
+def _list(value: Any, name: str) -> list[Any]:
     if not isinstance(value, list):
         raise ValueError(f"field {name!r} is not a list")
-    if len(args) == 2 and args[1] is Ellipsis:
-        return tuple(_restore(args[0], item, name) for item in value)
-    if len(args) != len(value):
-        raise ValueError(f"field {name!r} has {len(value)} items, not {len(args)}")
-    return tuple(_restore(arg, item, name) for arg, item in zip(args, value, strict=True))
+    return value
 
 
-def _union(args: tuple[Any, ...], value: Any, name: str) -> Any:
-    for arg in args:
+def _union(readers: list[_Reader], value: Any, name: str) -> Any:
+    for read in readers:
         try:
-            return _restore(arg, value, name)
+            return read(value, name)
         except ValueError:
             continue
-    raise ValueError(f"field {name!r}: {value!r} is none of {args}")
+    raise ValueError(f"field {name!r}: {value!r} is of none of its types")
 
 
 def _dtype(args: tuple[Any, ...]) -> np.dtype[Any] | None:
@@ -127,8 +153,8 @@ def _dtype(args: tuple[Any, ...]) -> np.dtype[Any] | None:
     return np.dtype(scalar[0])
 
 
-def _array(value: Any, expected: np.dtype[Any] | None, name: str) -> np.ndarray[Any, Any]:
-    if not isinstance(value, dict) or set(value) != {"dtype", "shape", "b64"}:
+def _array(expected: np.dtype[Any] | None, value: Any, name: str) -> np.ndarray[Any, Any]:
+    if not isinstance(value, dict) or value.keys() != {"dtype", "shape", "b64"}:
         raise ValueError(f"field {name!r} is not an encoded array")
     dtype = np.dtype(value["dtype"])
     if expected is not None and dtype != expected:

@@ -11,7 +11,7 @@ import numpy as np
 import orjson
 import pytest
 
-from daemon.cluster import carry
+from daemon.cluster import carry, changelog
 from daemon.cluster.articlecodec import Carried, decode, encode
 from daemon.dedup.fingerprint import Fingerprint, FingerprintParams, fingerprint
 from daemon.extract.work import paragraphs
@@ -180,3 +180,17 @@ def test_a_fingerprint_of_an_empty_text_round_trips() -> None:
     empty = fingerprint("")
     back = carry.restore(Fingerprint, orjson.loads(orjson.dumps(carry.plain(empty))))
     assert_same_fields(back, empty)
+
+
+def test_the_changelog_embeds_the_record_as_received_with_its_carried_parts() -> None:
+    """The owner's changelog record holds the article record byte for byte as it came off the
+    articles topic, and a rebuild reads the carried fingerprint and lead terms back from it."""
+    article = computed_article(seed_text())
+    raw = encode(article)
+    key, value = changelog.doc_record(article, "new", "e1", 12.5, raw)
+    assert raw in value
+    entry = changelog.read(key, value)
+    assert isinstance(entry, changelog.DocEntry) and entry.decided_at == 12.5
+    assert entry.article == article
+    assert_same_fields(entry.article.fingerprint, article.fingerprint)
+    assert_same_fields(entry.article.lead_terms, article.lead_terms)
