@@ -57,6 +57,8 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         data = base64.b64encode(np.ascontiguousarray(value).tobytes()).decode("ascii")
         return {"dtype": value.dtype.str, "shape": list(value.shape), "b64": data}
+    if isinstance(value, np.generic):
+        return value.item()  # a numpy scalar as the Python number it holds
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return plain(value)
     if isinstance(value, tuple | list):

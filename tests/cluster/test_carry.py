@@ -194,3 +194,21 @@ def test_the_changelog_embeds_the_record_as_received_with_its_carried_parts() ->
     assert entry.article == article
     assert_same_fields(entry.article.fingerprint, article.fingerprint)
     assert_same_fields(entry.article.lead_terms, article.lead_terms)
+
+
+def test_a_carried_part_json_cannot_hold_is_left_out_not_fatal() -> None:
+    """A field value the JSON encoder refuses (a new field of a type the codec does not know)
+    never stops the article: it travels without the carried parts, which the owner computes."""
+    article = computed_article(seed_text())
+    assert article.fingerprint is not None
+    odd = dataclasses.replace(article.fingerprint, text_agency=object())  # type: ignore[arg-type]
+    back = carried(encode(dataclasses.replace(article, fingerprint=odd)))
+    assert back.article.fingerprint is None and back.article.lead_terms is None
+    assert back.article == article
+
+
+def test_numpy_scalars_are_written_as_numbers() -> None:
+    """A numpy scalar in a number field (`np.int64(3)`) is written as the number it holds."""
+    made = Inner(np.int64(3), np.float32(0.5))  # type: ignore[arg-type]
+    back = carry.restore(Inner, orjson.loads(orjson.dumps(carry.plain(made))))
+    assert back == Inner(3, 0.5) and type(back.size) is int
