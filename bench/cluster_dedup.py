@@ -4,7 +4,9 @@ topic, on one core, against the test broker (Tansu, spawned here on a free loopb
     PYTHONPATH=. python bench/cluster_dedup.py --corpora ../shared/corpora --copies 2
 
 1. Fill `<prefix>.articles` with every corpus body (first sight) and `--copies` variants of each
-   at other URLs (reposts: edits, truncations, chrome; `tests/dedup/variants.py`).
+   at other URLs (reposts: edits, truncations, chrome; `tests/dedup/variants.py`), each with the
+   fingerprint and lead terms an extraction worker attaches (`--bare`: without them, so the
+   owner computes both, as for a record of an instance that does not carry them).
 2. Start one `DedupOwner` and time it from its first record to the acknowledgement of the last
    public event (decide, stories, encode, publish with acks=all, changelog write, offset
    commit): articles per second, and per CPU second of this process (the broker's own CPU is
@@ -21,6 +23,7 @@ import logging
 import random
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +32,13 @@ import structlog
 from bench.dedup_quality import article, corpus_bodies
 from daemon.cluster.articles import ArticleForwarder
 from daemon.cluster.dedupowner import DedupOwner
+from daemon.dedup.fingerprint import FingerprintParams, fingerprint
 from daemon.observability.metrics import Metrics
+from daemon.records import Article
 from daemon.settings import Settings, load
 from daemon.sinks.embedded import EmbeddedBroker, free_port
 from daemon.sinks.kafka import KafkaSink
+from daemon.stories.terms import lead_terms
 from tests.dedup.variants import variants
 
 
@@ -46,7 +52,14 @@ def settings_for(bootstrap: str, group: str, prefix: str) -> Settings:
     )  # fmt: skip
 
 
-async def fill(settings: Settings, corpora: Path, copies: int) -> int:
+def computed(settings: Settings, made: Article) -> Article:
+    """The article as an extraction worker hands it on: with its fingerprint and lead terms."""
+    params = FingerprintParams.of(settings.dedup)
+    return replace(made, fingerprint=fingerprint(made.text, params),
+                   lead_terms=lead_terms(made.text, made.fields.language))  # fmt: skip
+
+
+async def fill(settings: Settings, corpora: Path, copies: int, bare: bool) -> int:
     bodies = corpus_bodies(corpora)
     rng = random.Random(1)
     texts = [(b, f"https://o.example/{i}") for i, b in enumerate(bodies)]
@@ -56,7 +69,9 @@ async def fill(settings: Settings, corpora: Path, copies: int) -> int:
     forwarder = ArticleForwarder(settings)
     await forwarder.start()
     try:
-        deliveries = [await forwarder(article(text, url)) for text, url in texts]
+        made = [article(text, url) for text, url in texts]
+        made = made if bare else [computed(settings, one) for one in made]
+        deliveries = [await forwarder(one) for one in made]
         await asyncio.gather(*deliveries)
     finally:
         await forwarder.close()
@@ -84,13 +99,13 @@ def published(counts: dict[str, int]) -> int:
     return sum(v for k, v in counts.items() if k.startswith("publish.ok."))
 
 
-async def bench(corpora: Path, copies: int) -> None:
+async def bench(corpora: Path, copies: int, bare: bool) -> None:
     broker = EmbeddedBroker("127.0.0.1", free_port())
     await broker.start()
     try:
         prefix = f"bench{uuid.uuid4().hex[:6]}."
         first = settings_for(broker.bootstrap_servers, "bench-a", prefix)
-        total = await fill(first, corpora, copies)
+        total = await fill(first, corpora, copies, bare)
         owner, wall, cpu = await drive(first, lambda c: published(c) >= total)
         counts = owner.metrics.snapshot()
         second = settings_for(broker.bootstrap_servers, "bench-b", prefix)
@@ -121,10 +136,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpora", type=Path, default=Path("../shared/corpora"))
     parser.add_argument("--copies", type=int, default=2, help="reposts per corpus body")
+    parser.add_argument("--bare", action="store_true", help="records without fingerprints")
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
-    asyncio.run(bench(args.corpora, args.copies))
+    asyncio.run(bench(args.corpora, args.copies, args.bare))
 
 
 if __name__ == "__main__":

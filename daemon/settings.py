@@ -371,6 +371,10 @@ class ClusterSettings(_Section):
         ge=-1,
         description="retention.ms of the dedup changelog (keep it above dedup.window_days).",
     )
+    compression_type: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
+        "lz4",
+        description="Producer codec of the internal topics (the owner compresses every record).",
+    )
 
 
 def _split_address(value: str) -> tuple[str, str]:

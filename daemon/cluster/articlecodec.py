@@ -2,7 +2,8 @@
 
     {"v": 1, "entry": {...FeedEntry, "origin": {...}}, "url": ..., "text": ...,
      "fetched_at": "ISO 8601", "extraction": ..., "fields": {...ArticleFields},
-     "position": [file index, record index] | null}
+     "position": [file index, record index] | null,
+     "fingerprint": {...Fingerprint} | absent, "lead_terms": {...LeadTerms} | absent}
 
 `v` is the format version: a reader refuses a version it does not know (`ArticleCodecError`,
 counted by the dedup owner), so an old owner never misreads a newer instance's article.
@@ -11,6 +12,16 @@ publishing instance) is not part of the record.  `position` orders a distributed
 (`replaywork.py`): the file's place in the run and the page's place in the file.  A second kind
 of record, `{"v": 1, "file_done": {"run_id", "file_index", "articles"}}`, says a replay worker
 finished a file, so the owner may go on to the next one.
+
+`fingerprint` and `lead_terms` carry what the extraction worker computed for dedup
+(`Article.fingerprint`) and the story stage (`Article.lead_terms`), so the owner does not
+compute them again; `carry.py` encodes them generically over their fields (numpy arrays as
+dtype + base64 bytes; the fingerprint's `text`, always the article's, is left out).  They are
+optional keys, not a new version: an owner of the version before them ignores them and
+computes both, as it does for a record without them (an older instance's), and one that
+cannot use them (written by another version of the classes) drops them, counted as
+`Carried.dropped`, and computes them too.  The Deduper still uses a fingerprint only when its
+parameters and text are its own.
 """
 
 from __future__ import annotations
@@ -22,8 +33,11 @@ from typing import Any
 
 import orjson
 
+from daemon.cluster import carry
+from daemon.dedup.fingerprint import Fingerprint
 from daemon.errors import NewsdError
 from daemon.records import Article, ArticleFields, FeedEntry, FeedSource, Origin
+from daemon.stories.terms import LeadTerms
 
 VERSION = 1
 _DATES = frozenset({"published_at", "updated_at", "modified_at", "fetched_at"})
@@ -48,6 +62,7 @@ class Carried:
 
     article: Article
     position: Position | None = None
+    dropped: tuple[str, ...] = ()  # carried parts not usable here ("fingerprint", "lead_terms")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +93,17 @@ def encode(article: Article, position: Position | None = None) -> bytes:
         "fields": _plain(article.fields),
         "position": None if position is None else dataclasses.asdict(position),
     }
-    return orjson.dumps(body)
+    if article.fingerprint is not None:
+        omit = ("text",) if article.fingerprint.text == article.text else ()
+        body["fingerprint"] = carry.plain(article.fingerprint, omit)
+    if article.lead_terms is not None:
+        body["lead_terms"] = carry.plain(article.lead_terms)
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError:  # a carried field JSON cannot hold: the owner computes it
+        for part in ("fingerprint", "lead_terms"):
+            body.pop(part, None)
+        return orjson.dumps(body)
 
 
 def decode(raw: bytes) -> Carried | FileDone:
@@ -96,17 +121,46 @@ def decode(raw: bytes) -> Carried | FileDone:
 
 
 def _carried(body: dict[str, Any]) -> Carried:
+    text: str = body["text"]
+    fingerprint, lead, dropped = _computed(body, text)
     article = Article(
         entry=_entry(body["entry"]),
         url=body["url"],
         canonical_url=body["canonical_url"],
-        text=body["text"],
+        text=text,
         fetched_at=datetime.fromisoformat(body["fetched_at"]),
         extraction=body["extraction"],
         fields=ArticleFields(**_typed(body["fields"])),
+        fingerprint=fingerprint,
+        lead_terms=lead,
     )
     position = body.get("position")
-    return Carried(article, None if position is None else Position(**position))
+    return Carried(article, None if position is None else Position(**position), dropped)
+
+
+def _computed(
+    body: dict[str, Any], text: str
+) -> tuple[Fingerprint | None, LeadTerms | None, tuple[str, ...]]:
+    """The carried fingerprint and lead terms, each None when absent or not usable here."""
+    dropped: list[str] = []
+    fingerprint = _restored(Fingerprint, body, "fingerprint", dropped, text=text)
+    lead = _restored(LeadTerms, body, "lead_terms", dropped)
+    return fingerprint, lead, tuple(dropped)
+
+
+def _restored(
+    cls: type[carry.T], body: dict[str, Any], name: str, dropped: list[str], **given: Any
+) -> carry.T | None:
+    """`body[name]` as a `cls`; None when absent, or (named in `dropped`) when not usable."""
+    data = body.get(name)
+    if data is None:
+        return None
+    try:
+        omitted = {k: v for k, v in given.items() if k not in data}
+        return carry.restore(cls, data, omitted)
+    except (ValueError, TypeError):
+        dropped.append(name)
+        return None
 
 
 def _entry(raw: dict[str, Any]) -> FeedEntry:

@@ -86,8 +86,9 @@ def options(settings: Settings) -> dict[str, Any]:
 
 
 def producer(settings: Settings) -> AIOKafkaProducer:
-    """A producer for the internal topics: acks=all, the configured codec and size limit."""
-    codec = settings.kafka.compression_type
+    """A producer for the internal topics: acks=all, `cluster.compression_type` (lz4: gzip
+    cost the owner more CPU than deciding), the configured size limit."""
+    codec = settings.cluster.compression_type
     return AIOKafkaProducer(
         **options(settings),
         acks="all",

@@ -56,10 +56,13 @@ class Barrier:
 
 
 def doc_record(
-    article: Article, verdict: str, event_id: str, decided_at: float
+    article: Article, verdict: str, event_id: str, decided_at: float, record: bytes | None = None
 ) -> tuple[bytes, bytes]:
+    """The doc record; `record` is the article's `articlecodec` record when the caller has it
+    already (the owner: as it came off the articles topic), else it is encoded here."""
     head = orjson.dumps({"v": VERSION, "kind": "doc", "decided_at": decided_at, "verdict": verdict})
-    return event_id.encode(), head[:-1] + b',"article":' + encode(article) + b"}"
+    body = encode(article) if record is None else record
+    return event_id.encode(), head[:-1] + b',"article":' + body + b"}"
 
 
 def progress_record(progress: RunProgress) -> tuple[bytes, bytes]:

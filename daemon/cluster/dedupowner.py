@@ -68,7 +68,7 @@ from daemon.stories.storyteller import Storyteller
 log = structlog.get_logger(__name__)
 
 _REWIND_PAUSE = 1.0  # seconds before a rewound term starts again (the broker may be recovering)
-_Item = tuple[int, Carried]  # (offset, decoded article)
+_Item = tuple[int, Carried, bytes]  # (offset, decoded article, the record as received)
 
 
 class Clock:
@@ -199,17 +199,20 @@ class DedupOwner:
         if isinstance(decoded, FileDone):
             await self._file_done(term, record.offset, decoded)
             return
-        for item in term.order.article(decoded.position, (record.offset, decoded)):
+        for part in decoded.dropped:  # computed again by the Deduper / story stage
+            self.metrics.incr(f"owner.carried_unusable.{part}")
+        taken = (record.offset, decoded, record.value or b"")
+        for item in term.order.article(decoded.position, taken):
             await self._feed(term, item)
 
     async def _feed(self, term: _Term, item: _Item) -> None:
-        offset, carried = item
+        offset, carried, raw = item
         ledger, deduper = term.ledger, term.deduper
 
         async def settle(entry: FeedEntry, done: bool) -> None:
             published = deduper.committed.pop(id(entry), None)
             if done and published is not None:
-                await self._log_doc(term, offset, *published)
+                await self._log_doc(term, offset, raw, *published)
             else:
                 ledger.settled(offset, done)
 
@@ -316,11 +319,19 @@ class DedupOwner:
     # -- the changelog ------------------------------------------------------------------------
 
     async def _log_doc(
-        self, term: _Term, offset: int, article: Article, verdict: Verdict, decided_at: float
+        self,
+        term: _Term,
+        offset: int,
+        raw: bytes,
+        article: Article,
+        verdict: Verdict,
+        decided_at: float,
     ) -> None:
         """Hand the document's changelog record to the producer (in acknowledgement order);
-        the record is settled once the broker acknowledged it, without holding up the next."""
-        key, value = changelog.doc_record(article, verdict.kind, verdict.event_id or "", decided_at)
+        the record is settled once the broker acknowledged it, without holding up the next.
+        It embeds the article record as received (`raw`): not encoded a second time."""
+        event_id = verdict.event_id or ""
+        key, value = changelog.doc_record(article, verdict.kind, event_id, decided_at, raw)
         try:
             delivery = await self._enqueue(key, value)
         except SinkError as exc:

@@ -131,6 +131,7 @@ class FeedOwnership:
 
     async def revoked(self, partitions: frozenset[int]) -> None:
         """Stop polling the feeds of `partitions` and publish their cursors, then forget them."""
+        log.info("cluster.revoking", partitions=sorted(partitions))  # a rebalance began
         async with self._lock:
             lost = self.table.feeds_in(partitions)
             busy = await self._require_poller().release(lost, timeout=self._grace())
@@ -142,6 +143,7 @@ class FeedOwnership:
 
     async def assigned_to(self, partitions: frozenset[int]) -> None:
         """Load the new partitions' feeds and cursors, then hand the poller its new feed set."""
+        log.info("cluster.assigning", partitions=sorted(partitions))  # joined and synced
         async with self._lock:
             self._pending |= partitions
             await self._load(frozenset(self._pending))
@@ -151,8 +153,9 @@ class FeedOwnership:
             return
         started = time.monotonic()
         try:
-            ends = await self._read_feeds(partitions)
-            restored = await self._restore(partitions)
+            read = self.cursors.read(partitions)  # both tables at once: they do not depend
+            ends, found = await asyncio.gather(self._read_feeds(partitions), read)
+            restored = await self._restore(partitions, found)
         except NewsdError as exc:
             log.warning("cluster.assign_failed", partitions=sorted(partitions), reason=exc.reason)
             await asyncio.sleep(0.5)
@@ -179,12 +182,12 @@ class FeedOwnership:
             self._update(record)
         return ends
 
-    async def _restore(self, partitions: frozenset[int]) -> int:
-        """Restore the cursors of the feeds gained (not polled here now) from the topic."""
+    async def _restore(self, partitions: frozenset[int], read: dict[str, Any]) -> int:
+        """Restore the cursors `read` of the feeds gained (not polled here now)."""
         poller, repo = self._require_poller(), self._require_repo()
         owned = self.table.feeds_in(partitions)
         gained = moves(poller.states.keys(), owned).gained
-        found = {f: c for f, c in (await self.cursors.read(partitions)).items() if f in gained}
+        found = {f: c for f, c in read.items() if f in gained}
         await repo.restore(found, now=self.now())
         return len(found)
 

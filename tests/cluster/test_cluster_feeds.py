@@ -16,6 +16,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from tests.httpserver import Hit, HttpServer, Reply
 FEEDS = 60
 INTERVAL = 1.0  # seconds between polls of one feed
 SESSION_MS = 3000  # short, yet long enough for a busy 2-core machine
+HEARTBEAT_MS = 300
 NAMES = ("a", "b", "c")
 
 
@@ -101,7 +103,7 @@ def write_config(tmp_path: Path, settings: Settings, site: FeedSite, name: str) 
             "group": f"{prefix}group",
             "topic_prefix": f"{prefix}cluster",
             "session_timeout_ms": SESSION_MS,
-            "heartbeat_interval_ms": 300,
+            "heartbeat_interval_ms": HEARTBEAT_MS,
         },
     }
     lines = []
@@ -160,6 +162,26 @@ async def readiness(daemon: DaemonProcess) -> str:
     return str(answer.json()["reason"])
 
 
+PHASES = {
+    "noticed": "Heartbeat failed for group",  # the coordinator told a survivor: rebalancing
+    "revoking": "cluster.revoking",
+    "revoked": "cluster.revoked",
+    "joined": "cluster.assigning",  # JoinGroup and SyncGroup done
+    "loaded": "cluster.assigned",  # feed specs and cursors read, the poller has its feeds
+}
+
+
+def phases(daemon: DaemonProcess, since: float) -> dict[str, float]:
+    """Seconds from `since` (a wall time) to the first log line of each phase of a takeover."""
+    found: dict[str, float] = {}
+    for line in daemon.logs():
+        at = datetime.fromisoformat(line["timestamp"]).timestamp() - since
+        for phase, event in PHASES.items():
+            if at > 0 and phase not in found and str(line.get("event", "")).startswith(event):
+                found[phase] = round(at, 2)
+    return found
+
+
 def feeds_command(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "NEWSD_LOG__FORMAT": "json"}
     return subprocess.run(
@@ -178,7 +200,7 @@ async def test_three_instances_share_sixty_feeds_and_survive_a_sigkill(
     tmp_path, kafka_settings, site
 ):
     """Every feed is polled by exactly one instance; SIGKILL one and its feeds are polled again
-    within the session timeout plus one interval (plus the group's re-join), by one survivor
+    within the session timeout plus one interval (plus the broker's re-join), by one survivor
     each; every article reaches the topic once (no event id twice as new), no page is fetched
     twice (the moved feeds' cursors were restored), and `newsd feeds add` reaches the owner.
     `/readyz` names the partitions each instance owns."""
@@ -209,7 +231,7 @@ async def test_three_instances_share_sixty_feeds_and_survive_a_sigkill(
         assert owned_by_c
 
         c.kill()
-        killed = time.monotonic()
+        killed, killed_at = time.monotonic(), time.time()
         await settled([a, b], 12, timeout=60)
         moved = time.monotonic()  # the survivors own every partition from here on
         site.items = 2  # a new item in every feed: the survivors must publish it
@@ -226,6 +248,8 @@ async def test_three_instances_share_sixty_feeds_and_survive_a_sigkill(
         print(
             f"takeover after SIGKILL: max {max(takeover.values()):.2f} s over {len(takeover)} feeds"
         )
+        steps = {name: phases(daemons[name], killed_at) for name in ("a", "b")}
+        print("phases after SIGKILL (s):", steps)
 
         after = pollers(site, since=moved)
         assert set(after) == set(range(FEEDS))
@@ -252,12 +276,17 @@ async def test_three_instances_share_sixty_feeds_and_survive_a_sigkill(
     pages = {p: len(site.server.hits(p)) for p in site.pages()}
     assert set(pages.values()) == {1}, {p: n for p, n in pages.items() if n != 1}
     assert len(extra) == 1  # the added feed is polled by its owner alone
-    # The bound, step by step: the coordinator notices the death within the session timeout;
-    # the survivors re-join within the rebalance timeout (aiokafka: the session timeout; the
-    # test broker took 1.3-2.1 s of it here), read their new partitions and cursors (< 1 s),
-    # and poll at the next tick; one interval is the issue's allowance for that first poll.
-    bound = 2 * SESSION_MS / 1000 + 1.0 + INTERVAL
-    assert max(takeover.values()) <= bound, (takeover, bound)
+    # The issue's bound is the session timeout plus one interval.  Outside newsd, and allowed
+    # on top: the coordinator acts on the death at the first heartbeat after the session
+    # timeout (up to one heartbeat interval late), and holds the survivors' JoinGroup and
+    # SyncGroup (the test broker: in 1 s steps, until half the session timeout has passed,
+    # and until the leader's assignment arrived; 2-3 s) — measured here from each survivor's
+    # `cluster.revoked` to its `cluster.assigning`.  Everything else counts against newsd:
+    # its revocation, reading the new partitions' feeds and cursors, and the first poll.
+    rejoin = max(step["joined"] - step["revoked"] for step in steps.values())
+    assert rejoin <= SESSION_MS / 2000 + 2.0, steps  # the broker's pauses, as documented
+    bound = SESSION_MS / 1000 + INTERVAL + HEARTBEAT_MS / 1000 + rejoin
+    assert max(takeover.values()) <= bound, (takeover, bound, steps)
     restored = sum(
         e.get("restored", 0)
         for n in ("a", "b")

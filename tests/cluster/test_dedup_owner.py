@@ -6,10 +6,16 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections import defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from daemon.cluster.articles import dedup_topic
+from daemon.cluster.articles import ArticleForwarder, dedup_topic
+from daemon.dedup.fingerprint import FingerprintParams, fingerprint
+from daemon.extract.work import paragraphs
+from daemon.records import Article, ArticleFields, FeedEntry, Origin
+from daemon.settings import Settings
+from daemon.stories.terms import lead_terms
 from tests.cluster.conftest import (
     instance,
     owner,
@@ -155,3 +161,74 @@ async def test_a_redelivered_article_after_failover_keeps_its_event(
     assert sorted(e["event_id"] for e in after) == sorted(e["event_id"] for e in before)
     assert len(before) == 3
     assert_one_view(after)
+
+
+def fresh(overrides: dict[str, Any], tag: str) -> dict[str, Any]:
+    """The same cluster settings with a group and topics of its own."""
+    kafka, cluster = overrides["kafka"], overrides["cluster"]
+    return overrides | {
+        "kafka": kafka | {"topics": kafka["topics"] | {"prefix": tag + kafka["topics"]["prefix"]}},
+        "cluster": cluster
+        | {"group": tag + cluster["group"], "topic_prefix": tag + cluster["topic_prefix"]},
+    }
+
+
+def forwarded(settings: Settings, carry: bool) -> list[Article]:
+    """Three originals and two reposts as an instance forwards them: with the fingerprint and
+    lead terms its extraction worker computed (`carry`), or without (an older instance)."""
+    texts = [paragraphs(t) for t in seed_texts(3)]
+    made = [(f"http://a.test/{i}", t) for i, t in enumerate(texts)]
+    made += [(f"http://b.test/{i}", paragraphs(repost_of(t))) for i, t in enumerate(texts[:2])]
+    params = FingerprintParams.of(settings.dedup)
+    articles = []
+    for url, text in made:
+        entry = FeedEntry(origin=Origin("feed", url.split("/")[2]), url=url,
+                          published_at=datetime(2026, 1, 1, 12, tzinfo=UTC))  # fmt: skip
+        articles.append(Article(
+            entry=entry, url=url, canonical_url=url, text=text,
+            fetched_at=datetime(2026, 1, 1, 12, tzinfo=UTC), extraction="ok",
+            fields=ArticleFields(title=text.splitlines()[0], language="en"),
+            fingerprint=fingerprint(text, params) if carry else None,
+            lead_terms=lead_terms(text, "en") if carry else None,
+        ))  # fmt: skip
+    return articles
+
+
+async def decided(settings: Settings, articles: list[Article]) -> tuple[list[dict[str, Any]], int]:
+    """The public events one owner publishes for `articles`, and how many fingerprints it
+    took from the records instead of computing them."""
+    forwarder = ArticleForwarder(settings)
+    await forwarder.start()
+    try:
+        await asyncio.gather(*[await forwarder(article) for article in articles])
+    finally:
+        await forwarder.close()
+    async with owner(settings) as member:
+        events = await public_events(settings, expect=len(articles), settle=0.5)
+        assert member.term is not None
+        attached = member.term.deduper.inner.counts["fingerprint_attached"]
+    return events, attached
+
+
+async def test_an_owner_fed_carried_records_decides_as_one_fed_old_records(
+    tmp_path: Path, overrides: dict[str, Any]
+) -> None:
+    """Records carrying the worker's fingerprint and lead terms give exactly the events (ids,
+    verdicts, links, clusters, stories) that records without them give, and the owner used the
+    carried fingerprints instead of computing them."""
+    old = settings_for(fresh(overrides, "old"), tmp_path / "old")
+    new = settings_for(fresh(overrides, "new"), tmp_path / "new")
+    events_old, attached_old = await decided(old, forwarded(old, carry=False))
+    events_new, attached_new = await decided(new, forwarded(new, carry=True))
+    assert (attached_old, attached_new) == (0, 5)
+    assert len(events_new) == 5 and {e["type"] for e in events_new} == {
+        "article.new", "article.duplicate"}  # fmt: skip
+    assert stable(events_new) == stable(events_old)
+
+
+def stable(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events by URL (the public topics are read one after another), without the fields
+    that name the moment they were published."""
+    moment = {"time", "published_to_kafka_at"}
+    by_url = sorted(events, key=lambda event: str(event["url"]))
+    return [{k: v for k, v in event.items() if k not in moment} for event in by_url]
