@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import stopwordsiso
 
-from daemon.stories.terms import fold, name_key, profile
+from daemon.stories import terms
+from daemon.stories.terms import fold, name_key, profile, stop_words
 
 
 @pytest.mark.parametrize(
@@ -86,3 +88,23 @@ def test_profiles_are_deterministic() -> None:
     text = "Beta alpha gamma delta. Gamma beta alpha epsilon."
     assert profile("x", text, "en") == profile("x", text, "en")
     assert profile(None, text, "en").terms[:3] == ("alpha", "beta", "gamma")
+
+
+def test_stop_words_are_stopwordsisos_list_read_one_language_at_a_time() -> None:
+    """The lazily read list of a language is stopwordsiso's own, folded; unknown ones are empty."""
+    for language in ("en", "fr", "tr", "ar"):
+        assert stop_words(language) == {fold(w) for w in stopwordsiso.stopwords(language)}
+    assert stop_words("xx") == frozenset()
+    assert stop_words(None) == frozenset()
+
+
+def test_a_full_stem_table_is_emptied_without_changing_results(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The per-language word → stem table is bounded; refilling it gives the same lead terms."""
+    text = "Troops left Izyum on Saturday. Officials in Kharkiv said the retreat was ordered."
+    before = terms.lead_terms(text, "en")
+    monkeypatch.setattr(terms, "_STEM_TABLE_SIZE", 4)
+    assert terms.lead_terms(text, "en") == before
+    assert terms.lead_terms("Something else entirely, written today.", "en").terms
+    assert terms.lead_terms(text, "en") == before
