@@ -103,7 +103,8 @@ class _Vocabulary:
         self.ids: dict[str, int] = {}
         self.strings: list[str] = []  # id → string ("" for a free id)
         self.free: list[int] = []
-        self.df: npt.NDArray[np.int32] = np.zeros(1024, np.int32)
+        # Counts, held as floats: the idf reads them without a conversion.
+        self.df: Floats = np.zeros(1024, np.float64)
         # id → serials of the docs holding it, oldest first; an array of int64 costs 8 bytes a
         # posting (a list, 36) and is no work for the garbage collector.
         self.postings: list[array[int]] = []
@@ -112,8 +113,7 @@ class _Vocabulary:
 
     def known(self, strings: tuple[str, ...]) -> Ids:
         """The ids of `strings` (-1 for one no live doc holds)."""
-        get = self.ids.get
-        return np.fromiter((get(t, -1) for t in strings), np.int32, len(strings))
+        return np.fromiter(map(self.ids.get, strings, itertools.repeat(-1)), np.int32, len(strings))
 
     def intern(self, strings: tuple[str, ...], known: Ids | None = None) -> Ids:
         """The ids of `strings`, new ones given one; `known` is `known(strings)` when already
@@ -237,7 +237,7 @@ class StoryIndex:
     def _idf(self, vocabulary: _Vocabulary, ids: Ids) -> Floats:
         """`idf` of each id; an unknown one (-1) has the highest, as no live doc holds it."""
         top = math.log(1 + len(self.docs)) + 1.0
-        return top - np.log1p(vocabulary.df[ids].astype(np.float64))
+        return top - np.log1p(vocabulary.df[ids])
 
     def _candidates(self, ids: Ids, weights: Floats) -> list[_Doc]:
         """The live docs sharing the most idf weight among the query's best terms."""
@@ -248,10 +248,15 @@ class StoryIndex:
             return []
         tails = [self._live_tail(i) for i in ids[best].tolist()]
         serials = np.frombuffer(b"".join(tails), np.int64)
-        unique, inverse = np.unique(serials, return_inverse=True)
-        if unique.size == 0:
+        if serials.size == 0:
             return []
-        sums = np.bincount(inverse, np.repeat(weights[best], [len(tail) for tail in tails]))
+        # Sum the weight of each serial: sort, then add up each run of equal serials.
+        order = np.argsort(serials, kind="stable")
+        ordered = serials[order]
+        starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+        unique = ordered[starts]
+        shared = np.repeat(weights[best], [len(tail) for tail in tails])
+        sums = np.add.reduceat(shared[order], starts)
         # Ties: the newest article first, so the same input gives the same choice.
         ranked = np.lexsort((-unique, -sums))[: self.limits.max_candidates]
         return [self.by_serial[int(s)] for s in unique[ranked].tolist()]
