@@ -19,6 +19,7 @@ articles are matched on terms alone.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import math
 import re
@@ -26,7 +27,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported when a language first needs its stemmer
@@ -76,16 +77,17 @@ def fold(text: str) -> str:
 def stop_words(language: str | None) -> frozenset[str]:
     """The folded stop words of `language` (empty when stopwordsiso has no list).
 
-    Read from stopwordsiso's data file one language at a time: importing stopwordsiso parses
-    the lists of every language, several MB in each extraction worker that needs two."""
-    if not language:
+    Read from stopwordsiso's data file one language at a time, without importing the package:
+    its import parses the lists of every language, 5 MB in each extraction worker."""
+    spec = importlib.util.find_spec("stopwordsiso")
+    if not language or spec is None or spec.origin is None:
         return frozenset()
-    data = resources.files("stopwordsiso").joinpath("stopwords-iso.json").read_text("utf-8")
-    start = data.find(f'"{language.lower()}":[')
+    data = Path(spec.origin).with_name("stopwords-iso.json").read_bytes()
+    start = data.find(b'"%s":[' % language.lower().encode())
     if start < 0:
         return frozenset()
-    start = data.index("[", start)
-    words: list[str] = json.loads(data[start : data.index("]", start) + 1])
+    start = data.index(b"[", start)
+    words: list[str] = json.loads(data[start : data.index(b"]", start) + 1])
     return frozenset(fold(w) for w in words)
 
 
