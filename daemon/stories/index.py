@@ -108,7 +108,7 @@ class _Vocabulary:
         # id → serials of the docs holding it, oldest first; an array of int64 costs 8 bytes a
         # posting (a list, 36) and is no work for the garbage collector.
         self.postings: list[array[int]] = []
-        self.lengths: npt.NDArray[np.int64] = np.zeros(1024, np.int64)  # len(postings[id])
+        self.lengths: Ids = np.zeros(1024, np.int32)  # len(postings[id])
         self.scratch = np.zeros(1024, np.float64)  # zero between calls
 
     def known(self, strings: tuple[str, ...]) -> Ids:
