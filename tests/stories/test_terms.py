@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import stopwordsiso
 
@@ -108,3 +112,17 @@ def test_a_full_stem_table_is_emptied_without_changing_results(
     assert terms.lead_terms(text, "en") == before
     assert terms.lead_terms("Something else entirely, written today.", "en").terms
     assert terms.lead_terms(text, "en") == before
+
+
+def test_a_worker_loads_no_stop_word_lists_or_stemmers_it_does_not_need() -> None:
+    """Importing the terms module loads neither stopwordsiso (every language's lists) nor
+    PyStemmer; profiling English text still never imports stopwordsiso."""
+    code = (
+        "import sys, daemon.stories.terms as t\n"
+        "assert 'stopwordsiso' not in sys.modules and 'Stemmer' not in sys.modules\n"
+        "assert t.lead_terms('Troops left Izyum on Saturday.', 'en').terms\n"
+        "assert 'stopwordsiso' not in sys.modules and 'Stemmer' in sys.modules\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
