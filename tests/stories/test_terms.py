@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import subprocess
+import sys
+from pathlib import Path
 
-from daemon.stories.terms import fold, name_key, profile
+import pytest
+import stopwordsiso
+
+from daemon.stories import terms
+from daemon.stories.terms import fold, name_key, profile, stop_words
 
 
 @pytest.mark.parametrize(
@@ -86,3 +92,37 @@ def test_profiles_are_deterministic() -> None:
     text = "Beta alpha gamma delta. Gamma beta alpha epsilon."
     assert profile("x", text, "en") == profile("x", text, "en")
     assert profile(None, text, "en").terms[:3] == ("alpha", "beta", "gamma")
+
+
+def test_stop_words_are_stopwordsisos_list_read_one_language_at_a_time() -> None:
+    """The lazily read list of a language is stopwordsiso's own, folded; unknown ones are empty."""
+    for language in ("en", "fr", "tr", "ar"):
+        assert stop_words(language) == {fold(w) for w in stopwordsiso.stopwords(language)}
+    assert stop_words("xx") == frozenset()
+    assert stop_words(None) == frozenset()
+
+
+def test_a_full_stem_table_is_emptied_without_changing_results(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The per-language word → stem table is bounded; refilling it gives the same lead terms."""
+    text = "Troops left Izyum on Saturday. Officials in Kharkiv said the retreat was ordered."
+    before = terms.lead_terms(text, "en")
+    monkeypatch.setattr(terms, "_STEM_TABLE_SIZE", 4)
+    assert terms.lead_terms(text, "en") == before
+    assert terms.lead_terms("Something else entirely, written today.", "en").terms
+    assert terms.lead_terms(text, "en") == before
+
+
+def test_a_worker_loads_no_stop_word_lists_or_stemmers_it_does_not_need() -> None:
+    """Importing the terms module loads neither stopwordsiso (every language's lists) nor
+    PyStemmer; profiling English text still never imports stopwordsiso."""
+    code = (
+        "import sys, daemon.stories.terms as t\n"
+        "assert 'stopwordsiso' not in sys.modules and 'Stemmer' not in sys.modules\n"
+        "assert t.lead_terms('Troops left Izyum on Saturday.', 'en').terms\n"
+        "assert 'stopwordsiso' not in sys.modules and 'Stemmer' in sys.modules\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
