@@ -29,6 +29,7 @@ from daemon.extract.language import detect_language
 from daemon.extract.metadata import PageMeta, tree_metadata, wall_marker
 from daemon.extract.postfilter import choose_body, needs_recall
 from daemon.extract.result import TEASER_CHARS, Extracted, paragraphs
+from daemon.extract.stoplist import share as share_stoplist
 from daemon.extract.textclean import clean_capture
 from daemon.records import Access, ArticleFields, precision_of
 from daemon.stories.terms import lead_terms
@@ -156,6 +157,7 @@ def _repair(markup: str, beginning: str) -> str:
 
 def warm() -> None:
     """Build the libraries' lazily loaded state now (see daemon/extract/preload.py)."""
+    share_stoplist()
     extract_html(_WARM_PAGE, "https://www.example.com/warm", declared_language=None)
     fingerprint("Warm-up text")
     # The public-suffix list: trafilatura's site-name heuristic reads it when its quick

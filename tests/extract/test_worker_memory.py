@@ -83,3 +83,53 @@ def test_memory_freed_after_a_large_document_goes_back_to_the_system() -> None:
     trees = [lxml.html.fromstring(body) for _ in range(4)]
     del trees
     assert heap.release_after(len(body)) is True
+
+
+def test_the_shared_stoplist_is_the_one_justext_would_build() -> None:
+    """The one shared stoplist holds exactly the words justext's `define_stoplist` makes of
+    trafilatura's union of every stoplist, and justext is handed that set itself, not a copy."""
+    probe = (
+        "import justext, justext.core, trafilatura.external as ext\n"
+        "expected = justext.core.define_stoplist(ext.jt_stoplist_init())\n"
+        "from daemon.extract import stoplist\n"
+        "shared = stoplist.share()\n"
+        "assert shared == expected and len(shared) > 100000, len(shared)\n"
+        "assert ext.JT_STOPLIST is shared and justext.core.define_stoplist(shared) is shared\n"
+        "assert stoplist.share() is shared\n"
+        "english = justext.get_stoplist('English')\n"
+        "assert justext.core.define_stoplist(english) == english\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ok"
+
+
+SHORT_PAGE = (
+    b"<html><body><div><div>Home | World | Sport</div><div>The council voted on Tuesday to "
+    b"expand the flood defences of the old town, after a decade of rising water.</div>"
+    b"<div>Engineers start in the spring.</div></div></body></html>"
+)
+
+
+def test_a_page_through_justext_extracts_the_same_with_the_shared_stoplist() -> None:
+    """A short page, whose text sends trafilatura's full pass to justext, gives the same text
+    with the shared stoplist as with trafilatura's own (each in a fresh process)."""
+    probe = (
+        "import sys, justext.core, trafilatura.external as ext\n"
+        "from daemon.extract.work import extract_html, share_stoplist\n"
+        "if sys.argv[1] == 'shared':\n"
+        "    share_stoplist()\n"
+        "calls, classify = [], ext.classify_paragraphs\n"
+        "ext.classify_paragraphs = lambda *a, **k: calls.append(1) or classify(*a, **k)\n"
+        "page = sys.stdin.buffer.read()\n"
+        "text = extract_html(page, 'https://example.com/a', declared_language=None).text\n"
+        "print(len(calls), text)\n"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", probe, mode], input=SHORT_PAGE, capture_output=True, check=True
+        ).stdout.decode()
+        for mode in ("own", "shared")
+    ]
+    assert runs[0] == runs[1]
+    assert int(runs[0].split()[0]) > 0 and "flood defences" in runs[0]
