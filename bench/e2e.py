@@ -26,7 +26,10 @@ Figures per run:
   `wait4()`'s figure for the process and the descendants it reaped, if larger); "top proc" is
   the top process alone (for newsd: the event loop);
 - peak RSS: the largest sum of resident memory over the process and its descendants, sampled
-  from /proc every 50 ms (shared copy-on-write pages count once per process);
+  from /proc every 50 ms (shared copy-on-write pages count once per process: the pages the
+  extraction workers inherit from the forkserver count three times); peak PSS next to it, from
+  the same samples, counts a page shared by n processes 1/n in each, so once over the tree; the
+  JSON also keeps each process's RSS at the peak;
 - latency: item-to-ack, from the moment the server makes the item visible in its feed to the
   moment this script's Kafka consumer (fetch wait 10 ms, reading every topic from the start) has
   received the item's event; the broker acknowledged the event before the consumer can read it,
@@ -275,6 +278,44 @@ def tree_rss(pids: list[int]) -> int:
     return total
 
 
+def tree_pss(pids: list[int]) -> int:
+    """Proportional set size of `pids`, summed: a page shared by n processes counts 1/n in each,
+    so the forkserver's pages its workers inherit count once over the tree."""
+    total = 0
+    for pid in pids:
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        total += sum(int(line.split()[1]) for line in rollup.splitlines() if line[:4] == "Pss:")
+    return total * 1024
+
+
+def process_rss(pids: list[int]) -> dict[str, float]:
+    """Resident MB of each process of the tree, keyed by pid and a short name."""
+    found, page = {}, os.sysconf("SC_PAGE_SIZE")
+    for pid in pids:
+        try:
+            resident = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError):
+            continue
+        found[f"{pid} {_role(argv)}"] = round(resident / 2**20, 1)
+    return found
+
+
+def _role(argv: list[bytes]) -> str:
+    text = b" ".join(argv).decode(errors="replace")
+    for marker, name in (
+        ("forkserver", "forkserver (or its worker)"),
+        ("resource_tracker", "resource tracker"),
+        ("-m daemon", "newsd"),
+    ):
+        if marker in text:
+            return name
+    return text[:40]
+
+
 def own_cpu(pid: int) -> float | None:
     """User + system CPU seconds of `pid` itself, from /proc (None once it is gone)."""
     try:
@@ -294,11 +335,14 @@ class Measured:
     peak_rss: int
     root_cpu: float  # the top process alone (newsd: the event loop), last sampled before exit
     stdout: str = ""
+    peak_pss: int = 0
+    rss_at_peak: dict[str, float] = field(default_factory=dict)  # MB per process, at peak RSS
 
 
 def measure(cmd: list[str], env: dict[str, str], stderr_to: Path) -> Measured:
     """Run `cmd` to its end, sampling its tree's RSS; CPU from wait4 (reaped descendants too)."""
-    peak, cpu, done = [0], dict[int, float](), threading.Event()
+    peak, pss, cpu, done = [0], [0], dict[int, float](), threading.Event()
+    at_peak: dict[str, float] = {}
     started = time.perf_counter()
     with stderr_to.open("wb") as errors:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=errors)
@@ -306,7 +350,12 @@ def measure(cmd: list[str], env: dict[str, str], stderr_to: Path) -> Measured:
         def sample() -> None:
             while not done.wait(0.05):
                 pids = descendants(proc.pid)
-                peak[0] = max(peak[0], tree_rss(pids))
+                resident = tree_rss(pids)
+                if resident > peak[0]:
+                    peak[0] = resident
+                    at_peak.clear()
+                    at_peak.update(process_rss(pids))
+                pss[0] = max(pss[0], tree_pss(pids))
                 for pid in pids:
                     cpu[pid] = own_cpu(pid) or cpu.get(pid, 0.0)
 
@@ -322,7 +371,8 @@ def measure(cmd: list[str], env: dict[str, str], stderr_to: Path) -> Measured:
     # wait4 counts the descendants the process reaped; the samples also count those it did
     # not (the extraction workers are children of a forkserver), less their last 50 ms.
     total = max(usage.ru_utime + usage.ru_stime, sum(cpu.values()))
-    return Measured(proc.returncode, wall, total, peak[0], cpu.get(proc.pid, 0.0), stdout)
+    root = cpu.get(proc.pid, 0.0)
+    return Measured(proc.returncode, wall, total, peak[0], root, stdout, pss[0], at_peak)
 
 
 # ---------------------------------------------------------------- the Kafka side
@@ -429,6 +479,8 @@ class Row:
     p99_s: float | None
     load_1min: float
     note: str = ""
+    peak_pss_mb: float = 0.0  # the same samples' largest PSS sum (shared pages counted once)
+    rss_at_peak_mb: dict[str, float] = field(default_factory=dict)
 
 
 def row(name: str, count: int, run: Measured, lat: list[float], note: str = "") -> Row:
@@ -444,6 +496,8 @@ def row(name: str, count: int, run: Measured, lat: list[float], note: str = "") 
         _round(percentile(lat, 99)),
         round(os.getloadavg()[0], 2),
         note,
+        round(run.peak_pss / 2**20, 1),
+        run.rss_at_peak,
     )
 
 
@@ -679,14 +733,19 @@ def _cpu_model() -> str:
 def print_table(rows: list[Row], lat_rows: list[LatencyRow]) -> None:
     print(
         f"\n{'run':20s} {'n':>5s} {'wall s':>7s} {'art/s':>6s} {'CPU s/art':>9s}"
-        f" {'top proc':>9s} {'RSS MB':>7s} {'p50 s':>6s} {'p99 s':>6s} {'load':>5s}"
+        f" {'top proc':>9s} {'RSS MB':>7s} {'PSS MB':>7s} {'p50 s':>6s} {'p99 s':>6s} {'load':>5s}"
     )
     for r in rows:
         print(
             f"{r.run:20s} {r.articles:5d} {r.wall_s:7.2f} {r.articles_per_s:6.1f}"
             f" {r.cpu_s_per_article:9.4f} {r.top_process_cpu_s_per_article:9.4f}"
-            f" {r.peak_rss_mb:7.1f} {_cell(r.p50_s)} {_cell(r.p99_s)} {r.load_1min:5.2f}  {r.note}"
+            f" {r.peak_rss_mb:7.1f} {r.peak_pss_mb:7.1f} {_cell(r.p50_s)} {_cell(r.p99_s)}"
+            f" {r.load_1min:5.2f}  {r.note}"
         )
+    for r in rows:
+        if len(r.rss_at_peak_mb) > 1:
+            parts = ", ".join(f"{name} {mb:.0f}" for name, mb in r.rss_at_peak_mb.items())
+            print(f"RSS MB per process at {r.run}'s peak: {parts}")
     if lat_rows:
         print(
             f"\n{'load %':>6s} {'rate/s':>7s} {'items':>6s} {'acked':>6s} {'p50 s':>6s}"

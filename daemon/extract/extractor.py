@@ -38,15 +38,9 @@ from daemon.extract.dates import plausible
 from daemon.extract.feedtext import entry_text, html_to_text, page_canonical
 from daemon.extract.language import detect_language
 from daemon.extract.pool import ExtractPool
+from daemon.extract.result import TEASER_CHARS, Extracted, paragraphs
 from daemon.extract.sitename import clean_site_name, strip_site_suffix, url_section
-from daemon.extract.work import (
-    TEASER_CHARS,
-    Extracted,
-    extract_html,
-    extract_text,
-    fingerprinted,
-    paragraphs,
-)
+from daemon.extract.tasks import html_task, text_task
 from daemon.fetch.contract import content_charset
 from daemon.observability.metrics import Metrics
 from daemon.records import (
@@ -111,13 +105,11 @@ class Extractor:
         if page.is_text_capture:
             charset = content_charset(page.content_type)
             return await self.pool.run(
-                fingerprinted, self.fingerprint, extract_text, page.body,
-                declared_language=language, charset=charset,
-            )  # fmt: skip
+                text_task, self.fingerprint, page.body, declared_language=language, charset=charset
+            )
         return await self.pool.run(
-            fingerprinted,
+            html_task,
             self.fingerprint,
-            extract_html,
             page.body,
             page.final_url,
             favor_precision=self.settings.favor_precision,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,41 +21,24 @@ from courlan.urlutils import get_tldinfo
 from trafilatura.metadata import extract_metadata
 from trafilatura.utils import decode_file, is_dubious_html, load_html
 
-from daemon.dedup.fingerprint import Fingerprint, FingerprintParams, fingerprint
+from daemon.dedup.fingerprint import FingerprintParams, fingerprint
 from daemon.extract.credits import split_authors
 from daemon.extract.dates import absurd_declaration
 from daemon.extract.feedtext import page_canonical
 from daemon.extract.language import detect_language
 from daemon.extract.metadata import PageMeta, tree_metadata, wall_marker
 from daemon.extract.postfilter import choose_body, needs_recall
+from daemon.extract.result import TEASER_CHARS, Extracted, paragraphs
+from daemon.extract.stoplist import share as share_stoplist
 from daemon.extract.textclean import clean_capture
 from daemon.records import Access, ArticleFields, precision_of
-from daemon.stories.terms import LeadTerms, lead_terms
+from daemon.stories.terms import lead_terms
 
-# Text shorter than this from a page that declares a paywall is a teaser: `paywalled`.
-TEASER_CHARS = 1000
 # A fast result shorter than this is checked by the full pass (see `_in_doubt`): the
 # shortest that sends every length-detectable difference of the dev split there.
 DOUBT_CHARS = 1500
 # Script types that carry page metadata (read by trafilatura's and htmldate's heuristics).
 _JSON_SCRIPTS = frozenset({"application/ld+json", "application/settings+json"})
-
-
-@dataclass(frozen=True, slots=True)
-class Extracted:
-    """Everything one document yielded; the extractor turns it into an `Article`."""
-
-    text: str
-    fields: ArticleFields = field(default_factory=ArticleFields)
-    agencies: tuple[str, ...] = ()
-    canonical: str | None = None
-    canonical_url: str | None = None  # `page_canonical` of the page, computed here, off the loop
-    not_free: bool = False
-    wall: Access | None = None  # a pay/registration wall container; looked for on teasers only
-    dropped_dates: int = 0  # absurd dated claims the page made (negative or zero years)
-    extra: dict[str, str] = field(default_factory=dict)
-    fingerprint: Fingerprint | None = None  # dedup's, of `paragraphs(text)` (see `fingerprinted`)
-    lead_terms: LeadTerms | None = None  # for the story stage, of `text` in `fields.language`
 
 
 def fingerprinted(
@@ -67,11 +50,6 @@ def fingerprinted(
     if params is None or not found.text:
         return found
     return replace(found, fingerprint=fingerprint(paragraphs(found.text), params))
-
-
-def paragraphs(text: str) -> str:
-    """One paragraph per non-blank line, separated by a blank line (the event's `text`)."""
-    return "\n\n".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def extract_html(
@@ -179,6 +157,7 @@ def _repair(markup: str, beginning: str) -> str:
 
 def warm() -> None:
     """Build the libraries' lazily loaded state now (see daemon/extract/preload.py)."""
+    share_stoplist()
     extract_html(_WARM_PAGE, "https://www.example.com/warm", declared_language=None)
     fingerprint("Warm-up text")
     # The public-suffix list: trafilatura's site-name heuristic reads it when its quick
