@@ -14,6 +14,13 @@ Deduper (and story stage) in a temporary SQLite file is rebuilt from the changel
 (drain, commit) or when a record could not be published (`_rewind`: commit what is done, seek
 back to the first record not done, start a new term).
 
+A revocation ends the owner's *tenure* at once, before the term is drained: the records of the
+batch in hand that were not taken yet are left to the group's next owner (it consumes from the
+committed offset), and a term that began while the revocation ran ends without deciding
+anything.  aiokafka runs the revocation callback while a batch is being handled and lists the
+partition as assigned until the re-join completes, so the tenure is what tells a record this
+instance may still decide from one that belongs to the next owner: never two owners at once.
+
 Per record, in this order: the public event is acknowledged → the Deduper commits it → its
 changelog record is acknowledged → the record is settled done (`ledger.py`) → the consumer
 offset passes it.  A crash anywhere in that sequence redelivers the record to the next owner,
@@ -32,7 +39,7 @@ import contextlib
 import dataclasses
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +155,9 @@ class DedupOwner:
         self.clock = Clock(now)
         self.partition = TopicPartition(articles_topic(settings), 0)
         self.term: _Term | None = None
+        self.tenure: int | None = None  # the assignment this instance holds the partition by
+        self._assignments = 0
+        self._ending = asyncio.Lock()  # a second `_end_term` waits until the first is done
         self.terms = 0  # terms begun (tests and logs: how often ownership moved here)
         self.last_rebuild_seconds = 0.0
         self._producer: AIOKafkaProducer | None = None
@@ -176,18 +186,26 @@ class DedupOwner:
 
     async def _step(self, consumer: AIOKafkaConsumer) -> None:
         batch = await consumer.getmany(timeout_ms=200, max_records=500)
+        tenure = self.tenure  # the batch was fetched under this assignment
         for record in batch.get(self.partition, []):
-            if self.partition not in consumer.assignment():
+            if not self._holds(tenure):
                 return  # revoked while this batch was handled: the next owner takes the rest
-            await self._take(record)
+            await self._take(record, tenure)
             if self.term is not None and self.term.ledger.failed is not None:
-                await self._rewind(consumer, self.term)
+                await self._rewind(consumer, self.term, tenure)
                 return
-        if self.term is not None:
+        if self.term is not None and self._holds(tenure):
             await self._commit(self.term)
 
-    async def _take(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    def _holds(self, tenure: int | None) -> bool:
+        """True while the partition is still held by the assignment `tenure` (not revoked)."""
+        return tenure is not None and tenure == self.tenure
+
+    async def _take(self, record: ConsumerRecord[bytes, bytes], tenure: int | None) -> None:
         term = self.term or await self._begin_term()
+        if not self._holds(tenure):  # revoked while the term began: it decides nothing
+            await self._end_term()
+            return
         term.ledger.taken(record.offset)
         try:
             decoded = decode(record.value or b"")
@@ -252,16 +270,32 @@ class DedupOwner:
         await consumer.commit({self.partition: OffsetAndMetadata(position, "")})
         term.ledger.committed = position
 
-    async def _rewind(self, consumer: AIOKafkaConsumer, term: _Term) -> None:
+    async def _rewind(self, consumer: AIOKafkaConsumer, term: _Term, tenure: int | None) -> None:
         """A record was not published: commit what is done, seek back to the first record not
-        done, and start a new term from the changelog (its index is exactly what is on it)."""
+        done, and start a new term from the changelog (its index is exactly what is on it).
+        Revoked meanwhile, it does not seek: the next assignment starts at the committed offset."""
         position = term.ledger.position()
         self.metrics.incr("owner.rewind")
         log.warning("owner.rewind", offset=position)
         await self._end_term()
-        if position is not None:
+        if position is not None and self._holds(tenure):
             consumer.seek(self.partition, position)
         await asyncio.sleep(_REWIND_PAUSE)
+
+    # -- the group's callbacks ----------------------------------------------------------------
+
+    async def revoked(self, partitions: Collection[TopicPartition]) -> None:
+        """A rebalance began: the tenure ends at once (no further record of the batch in hand
+        is taken), then the term ends (drained, committed) before the callback returns."""
+        if self.partition in partitions:
+            self.tenure = None
+            await self._end_term()
+
+    def assigned(self, partitions: Collection[TopicPartition]) -> None:
+        """A new assignment: a new tenure if it holds the partition.  The term begins lazily,
+        with the first record fetched under it (after the rebuild)."""
+        self._assignments += 1
+        self.tenure = self._assignments if self.partition in partitions else None
 
     # -- terms --------------------------------------------------------------------------------
 
@@ -300,10 +334,14 @@ class DedupOwner:
         )
 
     async def _end_term(self) -> None:
-        """Drain (within `pipeline.shutdown_grace`), stop, commit what is done, drop the index."""
-        term, self.term = self.term, None
-        if term is None:
-            return
+        """Drain (within `pipeline.shutdown_grace`), stop, commit what is done, drop the index.
+        A caller that comes while another ends the term returns once that one is done."""
+        async with self._ending:
+            term, self.term = self.term, None
+            if term is not None:
+                await self._close(term)
+
+    async def _close(self, term: _Term) -> None:
         await term.pipeline.drain(timeout=self.settings.pipeline.shutdown_grace)
         await term.pipeline.stop()
         await asyncio.gather(*term.writes)
@@ -459,8 +497,7 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         self.owner = owner
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        if self.owner.partition in revoked:
-            await self.owner._end_term()
+        await self.owner.revoked(revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        """The term begins lazily, with the first record (after the rebuild)."""
+        self.owner.assigned(assigned)

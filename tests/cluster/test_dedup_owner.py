@@ -25,6 +25,7 @@ from tests.cluster.conftest import (
     text_page,
 )
 from tests.conftest import SEEDS, consume
+from tests.daemon_process import article_text
 from tests.test_e2e_dedup import repost_of
 
 
@@ -232,3 +233,53 @@ def stable(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     moment = {"time", "published_to_kafka_at"}
     by_url = sorted(events, key=lambda event: str(event["url"]))
     return [{k: v for k, v in event.items() if k not in moment} for event in by_url]
+
+
+def made_up(count: int) -> list[Article]:
+    """`count` new articles (no two share a word 5-gram) from one site, as an instance
+    forwards them: without a carried fingerprint."""
+    articles = []
+    for n in range(count):
+        url, text = f"http://a.test/{n}", "\n".join(article_text(n))
+        entry = FeedEntry(origin=Origin("feed", "site-a"), url=url,
+                          published_at=datetime(2026, 1, 1, 12, tzinfo=UTC))  # fmt: skip
+        articles.append(Article(
+            entry=entry, url=url, canonical_url=url, text=text,
+            fetched_at=datetime(2026, 1, 1, 12, tzinfo=UTC), extraction="ok",
+            fields=ArticleFields(title=f"Story {n}", language="en"),
+        ))  # fmt: skip
+    return articles
+
+
+async def test_a_revoked_owner_decides_nothing_more_of_the_batch_it_holds(
+    tmp_path: Path, overrides: dict[str, Any]
+) -> None:
+    """The group revokes the partition while the owner still holds records of a fetched batch
+    (its pipeline takes one article at a time): the revocation ends the term, and the owner
+    begins no other term for the rest of that batch (the group's next owner decides it), so
+    two owners never decide at once.  The next owner publishes the rest: each article once."""
+    count = 20
+    slow = overrides | {"pipeline": overrides["pipeline"] | {"reorder_window": 1}}
+    settings = settings_for(slow, tmp_path / "a")
+    forwarder = ArticleForwarder(settings)
+    await forwarder.start()
+    try:
+        await asyncio.gather(*[await forwarder(article) for article in made_up(count)])
+    finally:
+        await forwarder.close()
+    async with owner(settings) as member:
+        for _ in range(6000):  # the term begins with the first record of the batch
+            if member.term is not None:
+                break
+            await asyncio.sleep(0.01)
+        await member.revoked([member.partition])  # as the coordinator does when a rebalance begins
+        at_revocation = member.metrics.snapshot().get("dedup.new", 0)
+        await asyncio.sleep(3)  # a second term would have decided the rest by now
+        assert member.metrics.snapshot().get("dedup.new", 0) == at_revocation
+        assert (member.terms, member.term) == (1, None)
+    assert 0 < at_revocation < count
+    async with owner(settings) as successor:
+        events = await public_events(settings, expect=count, timeout=60)
+    assert successor.terms == 1
+    assert len({e["event_id"] for e in events}) == len(events) == count
+    assert {e["type"] for e in events} == {"article.new"}
