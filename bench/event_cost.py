@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.corpora import LOADERS
 from daemon.events import ArticleEvent, article_event, cloudevent_headers
 from daemon.extract.extractor import Extractor
-from daemon.extract.work import Extracted, extract_html
+from daemon.extract.result import Extracted
+from daemon.extract.work import extract_html
 from daemon.records import FeedEntry, FetchedPage, Origin, Verdict
 from daemon.settings import ExtractSettings
 from daemon.sinks.base import OutMessage

@@ -29,7 +29,8 @@ import trafilatura
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpora import LOADERS, Doc
-from daemon.extract.work import Extracted, extract_html
+from daemon.extract.result import Extracted
+from daemon.extract.work import extract_html
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 BODY_CORPORA = ("scrapinghub", "l3s-gn1", "trafilatura-eval", "fundus")

@@ -14,7 +14,7 @@ import pytest
 from daemon.cluster import carry, changelog
 from daemon.cluster.articlecodec import Carried, decode, encode
 from daemon.dedup.fingerprint import Fingerprint, FingerprintParams, fingerprint
-from daemon.extract.work import paragraphs
+from daemon.extract.result import paragraphs
 from daemon.records import Article, ArticleFields, FeedEntry, Origin
 from daemon.stories.terms import LeadTerms, lead_terms
 from tests.conftest import SEEDS

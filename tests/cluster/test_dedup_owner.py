@@ -12,7 +12,7 @@ from typing import Any
 
 from daemon.cluster.articles import ArticleForwarder, dedup_topic
 from daemon.dedup.fingerprint import FingerprintParams, fingerprint
-from daemon.extract.work import paragraphs
+from daemon.extract.result import paragraphs
 from daemon.records import Article, ArticleFields, FeedEntry, Origin
 from daemon.settings import Settings
 from daemon.stories.terms import lead_terms
